@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+const csv = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
+const url = (what: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || URL.canParse(v), { message: `${what} must be a URL` });
+
+/**
+ * Every setting, from the environment (and an optional `.env`), validated once at start.
+ * The README's settings table mirrors this object: keep them together.
+ */
+export const SettingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  AIPROC_DATA_DIR: z.string().default('./data'),
+  AIPROC_MODELS_FILE: z.string().default('./models.json'),
+  OLLAMA_HOST: z.string().default('http://127.0.0.1:11434'),
+  /** A GGUF file for the embedded engine; wins over Ollama when set. */
+  AIPROC_MODEL: z.string().optional(),
+  DATABASE_URL: url('DATABASE_URL'),
+  AMQP_URL: url('AMQP_URL'),
+  SUPABASE_URL: url('SUPABASE_URL'),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
+  /** Bearer tokens accepted by the OpenAI-compatible API; open when empty. */
+  AIPROC_API_KEYS: csv,
+  /** Bearer tokens accepted by the feedback function's HTTP endpoint. */
+  AIPROC_FEEDBACK_TOKENS: csv,
+  /** Standard Webhooks secrets (`whsec_…`) accepted by the feedback function; several for rotation. */
+  AIPROC_WEBHOOK_SECRETS: csv,
+  AIPROC_MAX_PARTS: z.coerce.number().int().min(1).max(32).optional(),
+  /** Attempts per part before it becomes task.failed. */
+  AIPROC_TASK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** First retry delay in ms; doubles each attempt. */
+  AIPROC_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(500),
+  /** Largest request body accepted, in bytes. */
+  AIPROC_BODY_LIMIT: z.coerce.number().int().min(1024).default(1_000_000),
+  /** How long a merger's claim on a synthesis lasts before another may take over (crash recovery). */
+  AIPROC_SYNTHESIS_LEASE_S: z.coerce.number().int().min(1).default(120),
+  /** Largest answer a model may write for one part or the synthesis, in tokens. */
+  AIPROC_MAX_TOKENS: z.coerce.number().int().min(16).default(1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/**
+ * Reads settings from `env` (loading `.env` from the working directory first, if present),
+ * failing with one message that names each bad setting.
+ * @example const settings = loadSettings()
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, { dotenv = true } = {}): Settings {
+  if (dotenv && env === process.env && existsSync('.env')) process.loadEnvFile('.env');
+  const r = SettingsSchema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid settings:\n  ${lines.join('\n  ')}`);
+  }
+  const s = r.data;
+  return { ...s, AIPROC_DATA_DIR: resolve(s.AIPROC_DATA_DIR), AIPROC_MODELS_FILE: resolve(s.AIPROC_MODELS_FILE) };
+}

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+
+/** Every event type, reverse-DNS and past tense (DESIGN: Events). */
+export const EventTypes = {
+  taskRequested: 'dev.aiproc.task.requested',
+  taskCompleted: 'dev.aiproc.task.completed',
+  taskFailed: 'dev.aiproc.task.failed',
+  jobProgress: 'dev.aiproc.job.progress',
+  jobDelta: 'dev.aiproc.job.delta',
+  jobCompleted: 'dev.aiproc.job.completed',
+  jobFailed: 'dev.aiproc.job.failed',
+  feedbackRated: 'dev.aiproc.feedback.rated',
+  ruleProposed: 'dev.aiproc.rule.proposed',
+  performanceReported: 'dev.aiproc.performance.reported',
+} as const;
+
+export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
+
+export const ChatMessageSchema = z.object({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string(),
+});
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+export const UsageSchema = z.object({
+  promptTokens: z.number().int().min(0),
+  completionTokens: z.number().int().min(0),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** One part of a plan: what to ask, and which model (by slug) answers it. */
+export const PlanPartSchema = z.object({
+  index: z.number().int().min(0),
+  title: z.string().min(1).max(200),
+  prompt: z.string().min(1),
+  model: z.string().min(1),
+});
+export type PlanPart = z.infer<typeof PlanPartSchema>;
+
+const jobId = z.uuid();
+const slugOrStar = z.string().regex(/^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$/, 'a model slug or "*"');
+
+export const TaskRequestedSchema = z.object({
+  jobId,
+  part: PlanPartSchema,
+  /** How many parts the job has. */
+  total: z.number().int().min(1),
+  /** One part, no synthesis: inference streams its tokens straight to the owner as job.delta. */
+  fastPath: z.boolean(),
+  /** The conversation before the last user message, for context. */
+  context: z.array(ChatMessageSchema).default([]),
+  maxTokens: z.number().int().min(1).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+});
+
+export const TaskCompletedSchema = z.object({
+  jobId,
+  index: z.number().int().min(0),
+  model: z.string(),
+  output: z.string(),
+  usage: UsageSchema,
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  attempts: z.number().int().min(1),
+});
+
+export const TaskFailedSchema = z.object({
+  jobId,
+  index: z.number().int().min(0),
+  model: z.string(),
+  error: z.string(),
+  attempts: z.number().int().min(0),
+});
+
+export const JobProgressSchema = z.object({
+  jobId,
+  stage: z.enum(['planned', 'part.started', 'part.completed', 'part.failed', 'merging']),
+  message: z.string(),
+  plan: z.array(PlanPartSchema).optional(),
+  index: z.number().int().min(0).optional(),
+});
+
+export const JobDeltaSchema = z.object({
+  jobId,
+  content: z.string(),
+  /** Who wrote it: the merger's synthesis, or an inference on the fast path. */
+  from: z.enum(['merger', 'inference']),
+});
+
+export const JobCompletedSchema = z.object({
+  jobId,
+  answer: z.string(),
+  usage: UsageSchema,
+  /** Indexes of parts that failed; the answer says what is missing. */
+  failedParts: z.array(z.number().int().min(0)).default([]),
+});
+
+export const JobFailedSchema = z.object({
+  jobId,
+  error: z.string(),
+});
+
+const thumbsOrScore = z.union([
+  z.object({ thumbs: z.enum(['up', 'down']) }).strict(),
+  z.object({ score: z.number().int().min(1).max(10) }).strict(),
+]);
+
+export const FeedbackRatedSchema = z
+  .object({
+    /** The job rated; or OpenWebUI's chat/message ids, which the splitter recorded on the job. */
+    jobId: jobId.optional(),
+    chatId: z.string().min(1).optional(),
+    messageId: z.string().min(1).optional(),
+    rating: thumbsOrScore,
+    comment: z.string().max(10_000).optional(),
+    user: z.string().optional(),
+  })
+  .refine((d) => d.jobId !== undefined || d.messageId !== undefined || d.chatId !== undefined, {
+    message: 'a rating needs jobId, or OpenWebUI chatId/messageId',
+    path: ['jobId'],
+  });
+
+export const RuleScope = z.enum(['planner', 'inference', 'merger']);
+
+export const RuleProposedSchema = z.object({
+  scope: RuleScope,
+  /** A model slug, or "*" for every model. */
+  model: slugOrStar.default('*'),
+  text: z.string().min(1).max(4000),
+  reason: z.string().max(4000).optional(),
+  origin: z.enum(['n8n', 'person', 'api']).default('api'),
+  /** Rules arrive inactive until a person approves them, unless this says otherwise. */
+  active: z.boolean().default(false),
+  /** A new version of an existing rule (its id); otherwise a new rule. */
+  replaces: z.string().optional(),
+});
+
+export const PerformanceReportedSchema = z.object({
+  model: slugOrStar,
+  windowStart: z.iso.datetime().optional(),
+  windowEnd: z.iso.datetime().optional(),
+  figures: z.record(z.string(), z.number()),
+  note: z.string().max(4000).optional(),
+});
+
+/** The data schema of every event type. */
+export const DataSchemas = {
+  [EventTypes.taskRequested]: TaskRequestedSchema,
+  [EventTypes.taskCompleted]: TaskCompletedSchema,
+  [EventTypes.taskFailed]: TaskFailedSchema,
+  [EventTypes.jobProgress]: JobProgressSchema,
+  [EventTypes.jobDelta]: JobDeltaSchema,
+  [EventTypes.jobCompleted]: JobCompletedSchema,
+  [EventTypes.jobFailed]: JobFailedSchema,
+  [EventTypes.feedbackRated]: FeedbackRatedSchema,
+  [EventTypes.ruleProposed]: RuleProposedSchema,
+  [EventTypes.performanceReported]: PerformanceReportedSchema,
+} as const;
+
+export type EventDataMap = { [K in EventType]: z.infer<(typeof DataSchemas)[K]> };
+
+export type TaskRequested = EventDataMap[typeof EventTypes.taskRequested];
+export type TaskCompleted = EventDataMap[typeof EventTypes.taskCompleted];
+export type TaskFailed = EventDataMap[typeof EventTypes.taskFailed];
+export type JobProgress = EventDataMap[typeof EventTypes.jobProgress];
+export type JobDelta = EventDataMap[typeof EventTypes.jobDelta];
+export type JobCompleted = EventDataMap[typeof EventTypes.jobCompleted];
+export type JobFailed = EventDataMap[typeof EventTypes.jobFailed];
+export type FeedbackRated = EventDataMap[typeof EventTypes.feedbackRated];
+export type RuleProposed = EventDataMap[typeof EventTypes.ruleProposed];
+export type PerformanceReported = EventDataMap[typeof EventTypes.performanceReported];

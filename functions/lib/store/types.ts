@@ -1,0 +1,183 @@
+import type { ChatMessage, PlanPart, Usage } from '../events/schemas.ts';
+
+export type JobStatus = 'planning' | 'running' | 'merging' | 'completed' | 'failed' | 'cancelled';
+export type PartStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Who asked, as OpenWebUI forwards it (X-OpenWebUI-User-Id, -Chat-Id, -Message-Id headers). */
+export interface JobMeta {
+  user?: string;
+  chatId?: string;
+  messageId?: string;
+}
+
+export interface NewJob {
+  id: string;
+  /** The model the client asked for: `aiproc` (split and merge) or a model slug (direct). */
+  model: string;
+  messages: ChatMessage[];
+  /** The splitter instance that relays this job's replies. */
+  owner: string;
+  stream: boolean;
+  meta: JobMeta;
+}
+
+export interface PartView {
+  index: number;
+  title: string;
+  prompt: string;
+  model: string;
+  status: PartStatus;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  usage: Usage;
+  output: string | null;
+  error: string | null;
+}
+
+export interface JobView {
+  id: string;
+  status: JobStatus;
+  model: string;
+  owner: string;
+  messages: ChatMessage[];
+  meta: JobMeta;
+  fastPath: boolean;
+  plan: PlanPart[] | null;
+  parts: PartView[];
+  answer: string | null;
+  error: string | null;
+  /** Sum over parts plus planning and synthesis. */
+  usage: Usage;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+  /** Ids of the rule versions that shaped this job's prompts. */
+  ruleIds: string[];
+}
+
+export interface PartResult {
+  jobId: string;
+  index: number;
+  status: 'completed' | 'failed';
+  output?: string;
+  error?: string;
+  usage: Usage;
+  startedAt?: string;
+  finishedAt: string;
+  attempts: number;
+}
+
+export interface JobEventRecord {
+  seq: number;
+  stage: string;
+  data: unknown;
+  at: string;
+}
+
+export type RuleScope = 'planner' | 'inference' | 'merger';
+
+export interface RuleView {
+  /** Id of this version. */
+  id: string;
+  /** Id shared by all versions of one rule. */
+  ruleId: string;
+  version: number;
+  scope: RuleScope;
+  /** A model slug or "*". */
+  model: string;
+  text: string;
+  reason: string | null;
+  origin: 'n8n' | 'person' | 'api';
+  active: boolean;
+  createdAt: string;
+}
+
+export interface NewRule {
+  scope: RuleScope;
+  model: string;
+  text: string;
+  reason?: string;
+  origin: 'n8n' | 'person' | 'api';
+  active: boolean;
+  /** A ruleId: this becomes its next version (and, when active, retires the older versions). */
+  replaces?: string;
+}
+
+export interface NewRating {
+  /** The CloudEvent's source and id: a repeated event is stored once. */
+  eventSource: string;
+  eventId: string;
+  jobId?: string;
+  chatId?: string;
+  messageId?: string;
+  /** Normalised to 1..10; thumbs up = 10, down = 1. */
+  score: number;
+  comment?: string;
+  user?: string;
+}
+
+export interface RuleStats {
+  rule: RuleView;
+  jobs: number;
+  ratings: number;
+  averageScore: number | null;
+}
+
+/**
+ * Every read and write the functions make. Each atomic step is a SQL function in
+ * supabase/migrations, so SqlStore (pg / PGlite) and SupabaseStore (.rpc) run the same logic.
+ * Connection failures surface as RetryLaterError; a missing job as NotFoundError.
+ */
+export interface Store {
+  /** SqlStore: applies migrations. SupabaseStore: checks the schema is there. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  createJob(job: NewJob): Promise<void>;
+  /** Stores the plan and one pending part per entry; the job goes to `running`. */
+  setPlan(jobId: string, plan: PlanPart[], fastPath: boolean, planUsage?: Usage): Promise<void>;
+  /** Marks a part running and counts the attempt; `cancelled` when the job was cancelled (skip the work). */
+  startPart(jobId: string, index: number): Promise<{ attempt: number; cancelled: boolean }>;
+  /**
+   * Records a part's result once (a second result for the same part changes nothing);
+   * says whether it was new and whether every part of the job now has a result.
+   */
+  recordPart(result: PartResult): Promise<{ recorded: boolean; complete: boolean }>;
+  /**
+   * Claims the synthesis of a job: `claimed` once per job (or again after `leaseSeconds` without
+   * completion, for crash recovery), `done` when the job has finished, `busy` while another holds it.
+   */
+  claimSynthesis(jobId: string, claimant: string, leaseSeconds: number): Promise<'claimed' | 'done' | 'busy'>;
+  /** Finishes a job with its answer; the job's usage adds `usage` (the synthesis). Idempotent. */
+  completeJob(jobId: string, answer: string, usage: Usage): Promise<void>;
+  failJob(jobId: string, error: string): Promise<void>;
+  /** Cancels a job that has not finished; its pending and running parts become cancelled. */
+  cancelJob(jobId: string): Promise<boolean>;
+  getJob(jobId: string): Promise<JobView | null>;
+  /** Newest first. */
+  listJobs(limit: number): Promise<JobView[]>;
+  /** Jobs whose parts are all in and whose synthesis is unclaimed or whose lease ran out (recovery after a crash). */
+  jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]>;
+
+  /** Progress history of a job, for GET /v1/jobs/:id/events. */
+  addJobEvent(jobId: string, stage: string, data: unknown): Promise<void>;
+  listJobEvents(jobId: string, afterSeq?: number): Promise<JobEventRecord[]>;
+
+  /** Inbox: true the first time (source, id) is seen, false after. */
+  markEventProcessed(source: string, id: string): Promise<boolean>;
+
+  addRating(r: NewRating): Promise<{ stored: boolean; jobId: string | null }>;
+  proposeRule(r: NewRule): Promise<RuleView>;
+  setRuleActive(id: string, active: boolean): Promise<RuleView>;
+  listRules(filter?: { scope?: RuleScope; active?: boolean }): Promise<RuleView[]>;
+  /** Active rules of a scope that apply to a model (its own and "*"). */
+  activeRules(scope: RuleScope, model: string): Promise<RuleView[]>;
+  /** Remembers which rule versions shaped a job, so ratings can be credited to rules. */
+  recordRulesApplied(jobId: string, ruleIds: string[]): Promise<void>;
+  ruleStats(): Promise<RuleStats[]>;
+  addPerformanceReport(r: { eventSource: string; eventId: string; model: string; figures: Record<string, number>; note?: string; windowStart?: string; windowEnd?: string }): Promise<boolean>;
+  /** Well-rated jobs for the training-data export. */
+  ratedJobs(minScore: number): Promise<Array<{ job: JobView; score: number }>>;
+}
