@@ -42,7 +42,7 @@ export class OllamaClient implements ModelClient {
     const started = performance.now();
     let stream: AbortableAsyncIterator<ChatResponse>;
     try {
-      stream = (await this.#ollama.chat({
+      stream = await this.#ollama.chat({
         model: req.model,
         messages: req.messages,
         stream: true,
