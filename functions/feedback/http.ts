@@ -1,0 +1,98 @@
+import { Hono, type Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { HTTP, type CloudEvent } from 'cloudevents';
+import type { FunctionContext } from '../lib/context.ts';
+import { AiprocError, BadInputError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
+import { fromCloudEvent, type AnyEvent } from '../lib/events/index.ts';
+import { createFeedbackAuth, type FeedbackAuth } from './auth.ts';
+import { feedbackHandler } from './handler.ts';
+
+/** What the HTTP face does with an accepted event: by default, runs the feedback handler. */
+export type HandleEvent = (event: AnyEvent) => Promise<void>;
+
+/**
+ * The OpenAI-style error body for any thrown value: `{ error: { message, type, param, code } }`.
+ * @example c.json(errorBody(err), statusOf(err))
+ */
+export function errorBody(err: unknown): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  const status = statusOf(err);
+  if (err instanceof AiprocError) {
+    return { error: { message: err.message, type: status < 500 ? 'invalid_request_error' : 'server_error', param: err.param, code: err.code } };
+  }
+  return { error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } };
+}
+
+/**
+ * The feedback function's HTTP face: `POST /` takes one CloudEvent (binary or structured mode),
+ * authenticates the sender (bearer token or Standard Webhooks signature, see auth.ts), validates
+ * it and hands it to `handle`. 202 once handled; 401 unauthenticated or stale; 400 a bad event
+ * (never retry); 503 try again later. Nothing is stored unless the sender was authenticated and
+ * the event valid.
+ * @example app.route('/v1/feedback', createFeedbackHttp(ctx))
+ */
+export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, auth?: FeedbackAuth): Hono {
+  const check = auth ?? createFeedbackAuth({ tokens: ctx.settings.AIPROC_FEEDBACK_TOKENS, secrets: ctx.settings.AIPROC_WEBHOOK_SECRETS });
+  const run: HandleEvent = handle ?? ((ev) => feedbackHandler(ev, ctx, { attempt: 1, signal: new AbortController().signal }));
+  const limit = ctx.settings.AIPROC_BODY_LIMIT;
+  const app = new Hono();
+
+  app.post('/', async function receiveFeedback(c) {
+    const raw = await readBody(c, limit);
+    check.check(c.req.raw.headers, raw);
+    const event = toEvent(c.req.raw.headers, raw);
+    await run(event);
+    return c.json({ accepted: true, id: event.id, type: event.type }, 202);
+  });
+
+  app.onError(function feedbackError(err, c) {
+    const e = err instanceof HTTPException ? new AiprocErrorFromHttp(err) : err;
+    const status = statusOf(e);
+    if (status >= 500 && status !== 503) ctx.log.error({ err }, 'feedback request failed');
+    else ctx.log.warn({ status, reason: messageOf(e) }, 'feedback request refused');
+    return c.json(errorBody(e), status as 400);
+  });
+  return app;
+}
+
+class AiprocErrorFromHttp extends AiprocError {
+  constructor(err: HTTPException) {
+    super(err.message || 'request refused', err.status, err.status < 500 ? 'invalid_request_error' : 'server_error');
+  }
+}
+
+async function readBody(c: Context, limit: number): Promise<string> {
+  const declared = Number(c.req.header('content-length') ?? 0);
+  if (declared > limit) throw new TooLargeError(`the body is larger than ${limit} bytes`);
+  const buf = await c.req.arrayBuffer();
+  if (buf.byteLength > limit) throw new TooLargeError(`the body is larger than ${limit} bytes`);
+  return Buffer.from(buf).toString('utf8');
+}
+
+/** One CloudEvent from an HTTP request, or BadInputError saying what is wrong with it. */
+function toEvent(headers: Headers, raw: string): AnyEvent {
+  const plain: Record<string, string> = Object.fromEntries(headers);
+  let ce: CloudEvent<unknown> | CloudEvent<unknown>[];
+  try {
+    ce = HTTP.toEvent({ headers: plain, body: raw }) as CloudEvent<unknown> | CloudEvent<unknown>[];
+  } catch (err) {
+    throw new BadInputError(`not a CloudEvent: ${messageOf(err)}`, { cause: err });
+  }
+  if (Array.isArray(ce)) throw new BadInputError('batched CloudEvents are not accepted: send one event per request');
+  // The SDK invents an id when a structured event has none; an event without one cannot be deduplicated.
+  if (!(plain['ce-id'] ?? structuredId(raw))) throw new BadInputError('the CloudEvent has no id', { param: 'id' });
+  try {
+    ce.validate();
+  } catch (err) {
+    throw new BadInputError(`invalid CloudEvent: ${messageOf(err)}`, { cause: err });
+  }
+  return fromCloudEvent(ce);
+}
+
+function structuredId(raw: string): string | undefined {
+  try {
+    const id = (JSON.parse(raw) as { id?: unknown }).id;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
