@@ -1,0 +1,126 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { FunctionContext } from '../lib/context.ts';
+import { AiprocError, BadInputError, NotFoundError, messageOf, statusOf } from '../lib/errors.ts';
+import { RuleProposedSchema, RuleScope } from '../lib/events/index.ts';
+import type { RuleView } from '../lib/store/types.ts';
+import { errorBody } from './http.ts';
+
+const origin = z.enum(['api', 'person']).default('api');
+
+/** A new rule: what a person or a script sends; inactive unless `active: true`. */
+export const CreateRuleSchema = RuleProposedSchema.omit({ origin: true, replaces: true }).extend({ origin }).strict();
+
+/** A new version of a rule: the text changes; scope and model stay unless given. */
+export const NewVersionSchema = z
+  .object({
+    text: z.string().min(1).max(4000),
+    reason: z.string().max(4000).optional(),
+    scope: RuleScope.optional(),
+    model: RuleProposedSchema.shape.model.removeDefault().optional(),
+    origin,
+    active: z.boolean().default(false),
+  })
+  .strict();
+
+const ListQuery = z.object({
+  scope: RuleScope.optional(),
+  active: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+});
+
+/**
+ * The rules API (the lead mounts it at `/v1/rules`, behind the API keys):
+ * `GET /` (`?scope=&active=`), `POST /`, `GET /stats`, `GET /:id`, `POST /:id/activate`,
+ * `POST /:id/retire` (`:id` is a version's id), `POST /:ruleId/versions`.
+ * Every change refreshes this process's rules cache, so the next prompt sees it.
+ * @example app.route('/v1/rules', createRulesApi(ctx))
+ */
+export function createRulesApi(ctx: FunctionContext): Hono {
+  const app = new Hono();
+  const { store } = ctx;
+
+  app.get('/', async (c) => {
+    const q = parse(ListQuery, c.req.query(), 'query');
+    return c.json({ object: 'list', data: await store.listRules({ ...(q.scope && { scope: q.scope }), ...(q.active !== undefined && { active: q.active }) }) });
+  });
+
+  app.post('/', async (c) => {
+    const body = parse(CreateRuleSchema, await jsonBody(c), 'body');
+    const rule = await store.proposeRule(body);
+    changed('created', rule);
+    return c.json(rule, 201);
+  });
+
+  /** Per rule version: the jobs it shaped, how many of them were rated and their average score. */
+  app.get('/stats', async (c) => {
+    const q = parse(ListQuery, c.req.query(), 'query');
+    const stats = (await store.ruleStats()).filter((s) => (q.scope === undefined || s.rule.scope === q.scope) && (q.active === undefined || s.rule.active === q.active));
+    return c.json({ object: 'list', data: stats });
+  });
+
+  app.get('/:id', async (c) => {
+    const id = c.req.param('id');
+    const versions = (await store.listRules()).filter((r) => r.id === id || r.ruleId === id);
+    if (versions.length === 0) throw new NotFoundError(`no rule or rule version ${id}`);
+    return c.json({ object: 'list', data: versions.sort((a, b) => a.version - b.version) });
+  });
+
+  app.post('/:id/activate', async (c) => {
+    const rule = await store.setRuleActive(c.req.param('id'), true);
+    changed('activated', rule);
+    return c.json(rule);
+  });
+
+  app.post('/:id/retire', async (c) => {
+    const rule = await store.setRuleActive(c.req.param('id'), false);
+    changed('retired', rule);
+    return c.json(rule);
+  });
+
+  app.post('/:ruleId/versions', async (c) => {
+    const ruleId = c.req.param('ruleId');
+    const body = parse(NewVersionSchema, await jsonBody(c), 'body');
+    const latest = (await store.listRules()).filter((r) => r.ruleId === ruleId).sort((a, b) => b.version - a.version)[0];
+    if (!latest) throw new NotFoundError(`no rule ${ruleId}`);
+    const rule = await store.proposeRule({
+      scope: body.scope ?? latest.scope,
+      model: body.model ?? latest.model,
+      text: body.text,
+      ...(body.reason !== undefined && { reason: body.reason }),
+      origin: body.origin,
+      active: body.active,
+      replaces: ruleId,
+    });
+    changed('new version', rule);
+    return c.json(rule, 201);
+  });
+
+  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
+  app.onError((err, c) => {
+    const status = statusOf(err);
+    if (!(err instanceof AiprocError) || status >= 500) ctx.log.error({ err }, 'rules API request failed');
+    return c.json(errorBody(err), status as 400);
+  });
+
+  function changed(what: string, rule: RuleView): void {
+    ctx.rules.invalidate();
+    ctx.log.info({ ruleId: rule.ruleId, id: rule.id, version: rule.version, scope: rule.scope, model: rule.model, active: rule.active }, `rule ${what}`);
+  }
+  return app;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (err) {
+    throw new BadInputError(`the body is not JSON: ${messageOf(err)}`);
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const first = r.error.issues[0];
+  const param = first?.path.length ? first.path.join('.') : null;
+  throw new BadInputError(`${where}${param ? `.${param}` : ''}: ${first?.message ?? 'invalid'}`, { param });
+}

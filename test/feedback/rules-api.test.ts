@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRulesApi } from '../../functions/feedback/rules-api.ts';
+import type { RuleStats, RuleView, Store } from '../../functions/lib/store/types.ts';
+import { makeCtx, openStore, seedJob } from './support.ts';
+
+describe('rules API', () => {
+  let store: Store;
+  let ctx: ReturnType<typeof makeCtx>;
+  let app: ReturnType<typeof createRulesApi>;
+  before(async () => {
+    store = await openStore();
+    ctx = makeCtx(store);
+    app = createRulesApi(ctx);
+  });
+  after(() => store.close());
+
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> => {
+    const res = await app.request(path, { method, ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    return { status: res.status, json: (await res.json()) as T };
+  };
+  type ErrorJson = { error: { message: string; type: string; param: string | null; code: string } };
+
+  it('creates, lists, activates, versions and retires a rule, each change visible to the next prompt', async () => {
+    const created = await call<RuleView>('POST', '/', { scope: 'planner', text: 'Never split a greeting.', reason: 'greetings got split', origin: 'person' });
+    assert.equal(created.status, 201);
+    assert.equal(created.json.active, false);
+    assert.equal(created.json.model, '*');
+    assert.equal(created.json.origin, 'person');
+    assert.equal(created.json.version, 1);
+    assert.deepEqual(await ctx.rules.get('planner', 'small'), []);
+
+    const inactive = await call<{ data: RuleView[] }>('GET', '/?scope=planner&active=false');
+    assert.ok(inactive.json.data.some((r) => r.id === created.json.id));
+
+    const activated = await call<RuleView>('POST', `/${created.json.id}/activate`);
+    assert.equal(activated.status, 200);
+    assert.equal(activated.json.active, true);
+    assert.deepEqual((await ctx.rules.get('planner', 'small')).map((r) => r.text), ['Never split a greeting.']);
+
+    const v2 = await call<RuleView>('POST', `/${created.json.ruleId}/versions`, { text: 'Never split a greeting or a thank-you.', active: true });
+    assert.equal(v2.status, 201);
+    assert.equal(v2.json.version, 2);
+    assert.equal(v2.json.ruleId, created.json.ruleId);
+    assert.equal(v2.json.scope, 'planner');
+    // The active new version replaces the old one in the prompt.
+    assert.deepEqual((await ctx.rules.get('planner', 'small')).map((r) => r.text), ['Never split a greeting or a thank-you.']);
+
+    const history = await call<{ data: RuleView[] }>('GET', `/${created.json.ruleId}`);
+    assert.deepEqual(history.json.data.map((r) => [r.version, r.active]), [[1, false], [2, true]]);
+
+    const retired = await call<RuleView>('POST', `/${v2.json.id}/retire`);
+    assert.equal(retired.json.active, false);
+    assert.deepEqual(await ctx.rules.get('planner', 'small'), []);
+    const active = await call<{ data: RuleView[] }>('GET', '/?scope=planner&active=true');
+    assert.ok(!active.json.data.some((r) => r.ruleId === created.json.ruleId));
+  });
+
+  it('reports per rule version the jobs it shaped and their ratings', async () => {
+    const rule = (await call<RuleView>('POST', '/', { scope: 'merger', model: 'small', text: 'Use headings.', active: true })).json;
+    const unused = (await call<RuleView>('POST', '/', { scope: 'merger', model: 'small', text: 'Use tables.', active: true })).json;
+    const a = await seedJob(store);
+    const b = await seedJob(store);
+    await store.recordRulesApplied(a, [rule.id]);
+    await store.recordRulesApplied(b, [rule.id]);
+    await store.addRating({ eventSource: 't', eventId: `${a}-1`, jobId: a, score: 10 });
+    await store.addRating({ eventSource: 't', eventId: `${b}-1`, jobId: b, score: 6 });
+
+    const stats = await call<{ data: RuleStats[] }>('GET', '/stats?scope=merger');
+    assert.equal(stats.status, 200);
+    const mine = stats.json.data.find((s) => s.rule.id === rule.id);
+    assert.deepEqual(mine && { jobs: mine.jobs, ratings: mine.ratings, averageScore: mine.averageScore }, { jobs: 2, ratings: 2, averageScore: 8 });
+    const none = stats.json.data.find((s) => s.rule.id === unused.id);
+    assert.deepEqual(none && { jobs: none.jobs, ratings: none.ratings, averageScore: none.averageScore }, { jobs: 0, ratings: 0, averageScore: null });
+    assert.ok(stats.json.data.every((s) => s.rule.scope === 'merger'));
+  });
+
+  it('refuses bad bodies and unknown rules with OpenAI-style errors', async () => {
+    const noText = await call<ErrorJson>('POST', '/', { scope: 'planner' });
+    assert.equal(noText.status, 400);
+    assert.equal(noText.json.error.param, 'text');
+    assert.equal(noText.json.error.type, 'invalid_request_error');
+
+    const badScope = await call<ErrorJson>('POST', '/', { scope: 'everything', text: 'x' });
+    assert.equal(badScope.status, 400);
+    assert.equal(badScope.json.error.param, 'scope');
+
+    const n8nOrigin = await call<ErrorJson>('POST', '/', { scope: 'planner', text: 'x', origin: 'n8n' });
+    assert.equal(n8nOrigin.status, 400, 'n8n proposes through the feedback function, not this API');
+
+    const badModel = await call<ErrorJson>('POST', '/', { scope: 'planner', text: 'x', model: 'Not A Slug' });
+    assert.equal(badModel.status, 400);
+
+    const res = await app.request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{oops' });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as ErrorJson).error.message, /not JSON/);
+
+    const badFilter = await call<ErrorJson>('GET', '/?active=maybe');
+    assert.equal(badFilter.status, 400);
+    assert.equal(badFilter.json.error.param, 'active');
+
+    const missing = '00000000-0000-4000-8000-000000000000';
+    assert.equal((await call<ErrorJson>('POST', `/${missing}/activate`)).status, 404);
+    assert.equal((await call<ErrorJson>('POST', `/${missing}/versions`, { text: 'x' })).status, 404);
+    assert.equal((await call<ErrorJson>('GET', `/${missing}`)).status, 404);
+  });
+});
