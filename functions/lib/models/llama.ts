@@ -1,0 +1,151 @@
+import { basename } from 'node:path';
+import { LlamaChat, type ChatHistoryItem, type LlamaContextSequence, type LlamaGrammar } from 'node-llama-cpp';
+import type { ChatMessage } from '../events/schemas.ts';
+import { BadInputError, CancelledError, UpstreamError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { loadLlamaModel, type Loaded, type LoadOptions } from './llama-load.ts';
+import { Pool } from './llama-pool.ts';
+import type { ChatRequest, ChatResult, ModelClient } from './types.ts';
+
+export type LlamaCppOptions = Omit<LoadOptions, 'contextSize' | 'sequences'> & {
+  /** Tokens per sequence (prompt + answer). @default 4096 */
+  contextSize?: number;
+  /** Chats generated at once; more wait in a queue. @default 4 */
+  sequences?: number;
+};
+
+/** Our messages as node-llama-cpp's chat history, ending in the (empty) answer to write. */
+function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = messages.map((m) =>
+    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+  );
+  history.push({ type: 'model', response: [] });
+  return history;
+}
+
+/**
+ * node-llama-cpp's grammar takes a subset of JSON Schema: `oneOf` where zod writes `anyOf`,
+ * and no `$schema`. Everything it does not know it ignores.
+ */
+export function toGrammarSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toGrammarSchema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === '$schema' || key === '$id') continue;
+    out[key === 'anyOf' ? 'oneOf' : key] = toGrammarSchema(value);
+  }
+  return out;
+}
+
+function doneReasonOf(stopReason: string): string {
+  return stopReason === 'maxTokens' ? 'length' : stopReason === 'abort' ? 'cancelled' : 'stop';
+}
+
+/**
+ * The embedded engine: one GGUF model loaded once in this process, serving many chats at once
+ * through one context with N sequences (a queue beyond that). Streams text, reports token counts
+ * and durations, holds output to a JSON schema with a grammar, stops when the signal aborts.
+ * @example
+ * const client = await LlamaCppClient.load({ modelPath: 'model.gguf', sequences: 4, log })
+ * const { content } = await client.chat({ model: '', messages: [{ role: 'user', content: 'Hi' }] })
+ */
+export class LlamaCppClient implements ModelClient {
+  readonly backend = 'embedded' as const;
+  readonly modelPath: string;
+  readonly #loaded: Loaded;
+  readonly #pool: Pool<LlamaContextSequence>;
+  readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
+  readonly #log: Logger;
+  #closed = false;
+
+  private constructor(modelPath: string, loaded: Loaded, log: Logger) {
+    this.modelPath = modelPath;
+    this.#loaded = loaded;
+    this.#log = log;
+    const seqs: LlamaContextSequence[] = [];
+    for (let i = 0; i < loaded.context.totalSequences; i++) seqs.push(loaded.context.getSequence());
+    this.#pool = new Pool(seqs);
+  }
+
+  /** Loads the model; a missing, corrupt, unsupported or too large file is a ConfigError naming it. */
+  static async load(opts: LlamaCppOptions): Promise<LlamaCppClient> {
+    const loaded = await loadLlamaModel({ ...opts, contextSize: opts.contextSize ?? 4096, sequences: opts.sequences ?? 4 });
+    return new LlamaCppClient(opts.modelPath, loaded, opts.log);
+  }
+
+  /** Chats that can be generated at the same time. */
+  get sequences(): number {
+    return this.#pool.size;
+  }
+
+  describe(): string {
+    const { llama, context } = this.#loaded;
+    const device = llama.gpu === false ? 'cpu' : llama.gpu;
+    return `embedded llama.cpp (${device}) with ${basename(this.modelPath)}, ${this.#pool.size} parallel chats of ${context.contextSize} tokens`;
+  }
+
+  async chat(req: ChatRequest): Promise<ChatResult> {
+    if (this.#closed) throw new UpstreamError('the embedded model is closed');
+    const grammar = req.format ? await this.#grammarFor(req.format) : undefined;
+    const sequence = await this.#pool.acquire(req.signal);
+    const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
+    const started = performance.now();
+    let firstTokenAt: number | undefined;
+    let completionTokens = 0;
+    try {
+      const history = toHistory(req.messages);
+      const promptTokens = chat.chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.#loaded.model.tokenizer).length;
+      const res = await chat.generateResponse(history, {
+        ...(grammar ? { grammar } : {}),
+        maxTokens: req.maxTokens,
+        temperature: req.temperature,
+        signal: req.signal,
+        onToken: (tokens) => {
+          firstTokenAt ??= performance.now();
+          completionTokens += tokens.length;
+        },
+        onTextChunk: req.onText,
+      });
+      if (req.signal?.aborted) throw new CancelledError();
+      const ended = performance.now();
+      const promptMs = (firstTokenAt ?? ended) - started;
+      return {
+        content: res.response,
+        usage: { promptTokens, completionTokens },
+        durations: { totalMs: ended - started, promptMs, evalMs: ended - started - promptMs },
+        doneReason: doneReasonOf(res.metadata.stopReason),
+      };
+    } catch (err) {
+      if (req.signal?.aborted || err instanceof CancelledError) throw new CancelledError();
+      this.#log.warn({ err }, 'embedded model failed');
+      throw new UpstreamError(`the embedded model failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      chat.dispose({ disposeSequence: false });
+      this.#pool.release(sequence);
+    }
+  }
+
+  #grammarFor(format: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(format);
+    let grammar = this.#grammars.get(key);
+    if (!grammar) {
+      grammar = this.#loaded.llama.createGrammarForJsonSchema(toGrammarSchema(format) as never).catch((err: unknown) => {
+        this.#grammars.delete(key);
+        throw new BadInputError(`the output schema cannot be turned into a grammar: ${(err as Error).message}`, { cause: err });
+      });
+      this.#grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pool.drain(new UpstreamError('the embedded model is closed'));
+    const { llama, model, context } = this.#loaded;
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+}
