@@ -1,0 +1,67 @@
+import type { AiprocEvent } from '../lib/events/event.ts';
+import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
+import { EventTypes, makeEvent } from '../lib/events/index.ts';
+import { DeltaSender, progress } from '../lib/progress.ts';
+import { systemWithRules } from '../lib/rules.ts';
+import { tagOf } from '../splitter/planner.ts';
+import { partSystem } from './prompts.ts';
+
+type TaskRequestedEvent = AiprocEvent<typeof EventTypes.taskRequested>;
+
+/**
+ * Answers one part with this function's model: applies the active inference rules, runs the model
+ * (on the fast path streaming tokens straight to the job's owner), emits task.completed.
+ * Errors propagate so the transport retries (UpstreamError, RetryLaterError) or dead-letters them;
+ * the dead letter becomes task.failed.
+ * @example bus.consume(Queues.task(slug), (ev, info) => inferenceHandler(ev, ctx, info), …)
+ */
+export async function inferenceHandler(event: TaskRequestedEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+  const { jobId, part, total, fastPath, context } = event.data;
+  const owner = event.owner ?? ctx.instance;
+  const started = await ctx.store.startPart(jobId, part.index);
+  if (started.cancelled) {
+    ctx.log.info({ jobId, index: part.index }, 'job cancelled; skipping part');
+    return;
+  }
+  const startedAt = new Date().toISOString();
+  await progress(ctx, owner, {
+    jobId,
+    stage: 'part.started',
+    index: part.index,
+    message: total > 1 ? `Part ${part.index + 1} (${part.title}) started on ${part.model}${started.attempt > 1 ? `, attempt ${started.attempt}` : ''}.` : `Answering with ${part.model}.`,
+  });
+  const rules = await ctx.rules.get('inference', part.model);
+  if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));
+  const deltas = fastPath ? new DeltaSender(ctx, jobId, owner, 'inference') : undefined;
+  let result;
+  try {
+    result = await ctx.model.chat({
+      model: tagOf(ctx, part.model),
+      messages: [{ role: 'system', content: systemWithRules(partSystem(total), rules) }, ...context, { role: 'user', content: part.prompt }],
+      maxTokens: event.data.maxTokens ?? ctx.settings.AIPROC_MAX_TOKENS,
+      ...(event.data.temperature !== undefined && { temperature: event.data.temperature }),
+      ...(deltas && { onText: (t: string) => deltas.push(t) }),
+      signal: info.signal,
+    });
+    await deltas?.flush();
+  } catch (err) {
+    deltas?.discard();
+    throw err;
+  }
+  await ctx.emit(
+    makeEvent(
+      EventTypes.taskCompleted,
+      {
+        jobId,
+        index: part.index,
+        model: part.model,
+        output: result.content,
+        usage: result.usage,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        attempts: started.attempt,
+      },
+      { source: ctx.instance, jobid: jobId, model: part.model, owner },
+    ),
+  );
+}

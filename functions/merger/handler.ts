@@ -1,0 +1,133 @@
+import type { AiprocEvent } from '../lib/events/event.ts';
+import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
+import { RetryLaterError, messageOf } from '../lib/errors.ts';
+import { EventTypes, makeEvent } from '../lib/events/index.ts';
+import { DeltaSender, progress } from '../lib/progress.ts';
+import { systemWithRules } from '../lib/rules.ts';
+import { lastUserMessage, tagOf } from '../splitter/planner.ts';
+import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
+
+type ResultEvent = AiprocEvent<typeof EventTypes.taskCompleted> | AiprocEvent<typeof EventTypes.taskFailed>;
+
+/**
+ * Records a part result (idempotently: the same part twice changes nothing) and, when it was the
+ * last part, synthesises the job's answer exactly once.
+ * @example bus.consume(Queues.results, (ev, info) => mergerHandler(ev, ctx, info), …)
+ */
+export async function mergerHandler(event: ResultEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+  const d = event.data;
+  const owner = event.owner ?? ctx.instance;
+  const failed = event.type === EventTypes.taskFailed;
+  const r = await ctx.store.recordPart(
+    failed
+      ? { jobId: d.jobId, index: d.index, status: 'failed', error: (d as { error: string }).error, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
+      : (() => {
+          const c = event.data as AiprocEvent<typeof EventTypes.taskCompleted>['data'];
+          return { jobId: c.jobId, index: c.index, status: 'completed' as const, output: c.output, usage: c.usage, startedAt: c.startedAt, finishedAt: c.finishedAt, attempts: c.attempts };
+        })(),
+  );
+  if (r.recorded) {
+    await progress(ctx, owner, {
+      jobId: d.jobId,
+      stage: failed ? 'part.failed' : 'part.completed',
+      index: d.index,
+      message: failed ? `Part ${d.index + 1} failed: ${(d as { error: string }).error}` : `Part ${d.index + 1} done.`,
+    });
+  }
+  if (r.complete) await synthesise(ctx, d.jobId, info.signal);
+}
+
+/**
+ * Writes the final answer of a job whose parts are all in, once: the store's claim decides who.
+ * Fast path: the part's answer is the answer (already streamed). All parts failed: job.failed.
+ * Otherwise the merger model combines the parts, streaming deltas to the owner.
+ * @example await synthesise(ctx, jobId)
+ */
+export async function synthesise(ctx: FunctionContext, jobId: string, signal?: AbortSignal): Promise<void> {
+  const claim = await ctx.store.claimSynthesis(jobId, ctx.instance, ctx.settings.AIPROC_SYNTHESIS_LEASE_S);
+  if (claim === 'done') return;
+  if (claim === 'busy') throw new RetryLaterError(`another merger is synthesising job ${jobId}`);
+  const job = await ctx.store.getJob(jobId);
+  if (!job || job.status === 'cancelled') return;
+  const owner = job.owner;
+  const send = (ev: Parameters<FunctionContext['emit']>[0]) => ctx.emit(ev);
+  const done = job.parts.filter((p) => p.status === 'completed');
+  const missing = job.parts.filter((p) => p.status !== 'completed');
+
+  if (done.length === 0) {
+    const error = `every part failed: ${missing.map((p) => `part ${p.index + 1} "${p.title}": ${p.error ?? p.status}`).join('; ')}`;
+    await ctx.store.failJob(jobId, error);
+    await send(makeEvent(EventTypes.jobFailed, { jobId, error }, { source: ctx.instance, jobid: jobId, owner }));
+    return;
+  }
+
+  let answer: string;
+  let usage = { promptTokens: 0, completionTokens: 0 };
+  if (job.fastPath) {
+    answer = done[0]!.output ?? '';
+  } else {
+    await progress(ctx, owner, { jobId, stage: 'merging', message: `Merging ${done.length} part answers with ${ctx.config.merger}.` });
+    const rules = await ctx.rules.get('merger', ctx.config.merger);
+    if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));
+    const deltas = new DeltaSender(ctx, jobId, owner, 'merger');
+    try {
+      const res = await ctx.model.chat({
+        model: tagOf(ctx, ctx.config.merger),
+        messages: [
+          { role: 'system', content: systemWithRules(mergerSystem, rules) },
+          { role: 'user', content: mergerPrompt(lastUserMessage(job.messages), done, missing) },
+        ],
+        maxTokens: ctx.settings.AIPROC_MAX_TOKENS * 2,
+        onText: (t) => deltas.push(t),
+        ...(signal && { signal }),
+      });
+      answer = res.content;
+      usage = res.usage;
+    } catch (err) {
+      deltas.discard();
+      ctx.log.warn({ jobId, err: messageOf(err) }, 'synthesis failed');
+      throw err;
+    }
+    const note = missingNote(missing);
+    if (note) deltas.push(note);
+    answer += note;
+    await deltas.flush();
+  }
+  await ctx.store.completeJob(jobId, answer, usage);
+  const final = await ctx.store.getJob(jobId);
+  await send(
+    makeEvent(
+      EventTypes.jobCompleted,
+      { jobId, answer, usage: final?.usage ?? usage, failedParts: missing.map((p) => p.index) },
+      { source: ctx.instance, jobid: jobId, owner },
+    ),
+  );
+}
+
+/**
+ * Finishes jobs whose parts are all in but whose synthesis never completed (a merger died
+ * mid-way): run at merger start and then every half lease.
+ * @example const stop = startRecovery(ctx)
+ */
+export function startRecovery(ctx: FunctionContext): () => void {
+  const lease = ctx.settings.AIPROC_SYNTHESIS_LEASE_S;
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      for (const jobId of await ctx.store.jobsAwaitingSynthesis(lease)) {
+        ctx.log.info({ jobId }, 'recovering an unfinished synthesis');
+        await synthesise(ctx, jobId).catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'recovery failed; will retry'));
+      }
+    } catch (err) {
+      ctx.log.warn({ err: messageOf(err) }, 'recovery sweep failed');
+    } finally {
+      running = false;
+    }
+  };
+  void sweep();
+  const timer = setInterval(() => void sweep(), Math.max(1000, (lease * 1000) / 2));
+  timer.unref();
+  return () => clearInterval(timer);
+}

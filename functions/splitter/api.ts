@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type { Bus } from '../lib/bus/types.ts';
+import type { FunctionContext } from '../lib/context.ts';
+import { BadInputError, CancelledError, NotFoundError, TooLargeError, UpstreamError, messageOf, statusOf } from '../lib/errors.ts';
+import type { AnyEvent } from '../lib/events/event.ts';
+import { EventTypes, type Usage } from '../lib/events/index.ts';
+import { apiKeyAuth } from '../lib/http/auth.ts';
+import { chunk, completion, errorBody, parseChatRequest, usageChunk } from '../lib/http/openai.ts';
+import { PIPELINE_MODEL, startJob } from './handler.ts';
+import type { ReplyHub } from './replies.ts';
+import { jobEventsRoute } from './job-events.ts';
+
+export interface ApiOptions {
+  ctx: FunctionContext;
+  bus: Bus;
+  hub: ReplyHub;
+  /** Extra routes mounted behind the API-key auth, e.g. `{ '/v1/rules': rulesApi }`. */
+  mounts?: Record<string, Hono>;
+  /** Extra routes mounted without the API-key auth (they authenticate themselves), e.g. feedback. */
+  openMounts?: Record<string, Hono>;
+  /** Whether the store and model answer, for /readyz. */
+  ready?: () => Promise<void>;
+}
+
+/**
+ * The splitter's public HTTP face: the OpenAI-compatible API (models, chat completions, streamed
+ * or not), the job API and health. Every error becomes an OpenAI error object in one place.
+ * @example serve({ fetch: createApi({ ctx, bus, hub }).fetch, port: 8080 })
+ */
+export function createApi(opts: ApiOptions): Hono {
+  const { ctx, bus, hub } = opts;
+  const app = new Hono();
+  app.onError((err, c) => {
+    const status = statusOf(err);
+    if (status >= 500) ctx.log.error({ err: messageOf(err), path: c.req.path }, 'request failed');
+    return c.json(errorBody(err), status as 400);
+  });
+  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await opts.ready?.();
+      return c.json({ status: 'ready' });
+    } catch (err) {
+      return c.json({ status: 'not ready', reason: messageOf(err) }, 503);
+    }
+  });
+
+  for (const [path, sub] of Object.entries(opts.openMounts ?? {})) app.route(path, sub);
+  app.use('/v1/*', apiKeyAuth(ctx.settings.AIPROC_API_KEYS));
+  for (const [path, sub] of Object.entries(opts.mounts ?? {})) app.route(path, sub);
+
+  app.get('/v1/models', (c) =>
+    c.json({
+      object: 'list',
+      data: [
+        { id: PIPELINE_MODEL, object: 'model', created: 0, owned_by: 'aiproc', description: 'split, run each part on the model that suits it, merge' },
+        ...ctx.config.models.map((m) => ({ id: m.slug, object: 'model', created: 0, owned_by: 'aiproc', description: m.strengths, ollama: m.ollama })),
+      ],
+    }),
+  );
+
+  app.post(
+    '/v1/chat/completions',
+    bodyLimit({
+      maxSize: ctx.settings.AIPROC_BODY_LIMIT,
+      onError: () => {
+        throw new TooLargeError(`request body is larger than ${ctx.settings.AIPROC_BODY_LIMIT} bytes (AIPROC_BODY_LIMIT)`);
+      },
+    }),
+    async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new BadInputError('the body is not valid JSON', { param: null });
+      }
+      const { req, messages } = parseChatRequest(body);
+      const model = resolveModel(ctx, req.model);
+      const jobId = randomUUID();
+      const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? undefined;
+      const job = {
+        jobId,
+        model,
+        messages,
+        stream: req.stream,
+        meta: {
+          ...optional('user', c.req.header('x-openwebui-user-id') ?? (typeof body === 'object' && body && 'user' in body ? String((body as { user: unknown }).user) : undefined)),
+          ...optional('chatId', c.req.header('x-openwebui-chat-id')),
+          ...optional('messageId', c.req.header('x-openwebui-message-id')),
+        },
+        ...(maxTokens != null && { maxTokens }),
+        ...(req.temperature != null && { temperature: req.temperature }),
+      };
+      c.header('X-Request-Id', jobId);
+      const cancel = new AbortController();
+      const onCancel = () => {
+        if (cancel.signal.aborted) return;
+        cancel.abort(new CancelledError('the client went away'));
+        bus.cancelJob(jobId);
+        void ctx.store.cancelJob(jobId).catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not cancel job'));
+      };
+      if (req.stream) return streamCompletion(c, { jobId, model: req.model, includeUsage: req.stream_options?.include_usage === true, start: () => startJob(ctx, job, cancel.signal), onCancel, hub });
+      return wholeCompletion(c, { jobId, model: req.model, start: () => startJob(ctx, job, cancel.signal), onCancel, hub });
+    },
+  );
+
+  app.get('/v1/jobs', async (c) => {
+    const limit = Math.min(200, Math.max(1, Number(c.req.query('limit') ?? 20) || 20));
+    return c.json({ object: 'list', data: await ctx.store.listJobs(limit) });
+  });
+  app.get('/v1/jobs/:id', async (c) => {
+    const job = await ctx.store.getJob(validJobId(c.req.param('id')));
+    if (!job) throw new NotFoundError(`no job ${c.req.param('id')}`);
+    return c.json(job);
+  });
+  app.get('/v1/jobs/:id/events', (c) => jobEventsRoute(c, ctx, hub, validJobId(c.req.param('id'))));
+  return app;
+}
+
+function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {
+  return v ? ({ [key]: v } as Record<K, string>) : {};
+}
+
+function validJobId(id: string): string {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFoundError(`no job ${id}`);
+  return id;
+}
+
+/** `aiproc`, a model slug, or an Ollama tag of a configured model; anything else is a 400 naming `model`. */
+function resolveModel(ctx: FunctionContext, requested: string): string {
+  if (requested === PIPELINE_MODEL) return PIPELINE_MODEL;
+  const m = ctx.config.models.find((x) => x.slug === requested || x.ollama === requested);
+  if (!m) {
+    const known = [PIPELINE_MODEL, ...ctx.config.models.map((x) => x.slug)].join(', ');
+    throw new BadInputError(`model: unknown model "${requested}"; use one of ${known}`, { param: 'model' });
+  }
+  return m.slug;
+}
+
+interface Relay {
+  jobId: string;
+  model: string;
+  start: () => Promise<void>;
+  onCancel: () => void;
+  hub: ReplyHub;
+}
+
+/** Waits for the job's replies, subscribing before the job starts so nothing is missed. */
+function follow(relay: Relay, onEvent: (e: AnyEvent) => void | Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let chain = Promise.resolve();
+    const off = relay.hub.subscribe(relay.jobId, (e) => {
+      chain = chain.then(() => onEvent(e)).catch(() => undefined);
+      if (e.type === EventTypes.jobCompleted || e.type === EventTypes.jobFailed) {
+        off();
+        void chain.then(resolve);
+      }
+    });
+    relay.start().catch((err) => {
+      off();
+      if (!(err instanceof CancelledError)) {
+        void Promise.resolve(onEvent({ type: EventTypes.jobFailed, data: { jobId: relay.jobId, error: messageOf(err) } } as AnyEvent)).then(() => resolve());
+      } else resolve();
+    });
+  });
+}
+
+function streamCompletion(c: Context, relay: Relay & { includeUsage: boolean }) {
+  c.header('Cache-Control', 'no-cache');
+  return streamSSE(c, async (stream: SSEStreamingApi) => {
+    stream.onAbort(relay.onCancel);
+    const send = (obj: unknown) => stream.writeSSE({ data: JSON.stringify(obj) });
+    await send(chunk(relay.jobId, relay.model, { role: 'assistant', content: '' }));
+    let usage: Usage | undefined;
+    let failed: string | undefined;
+    await follow(relay, async (e) => {
+      if (stream.aborted) return;
+      switch (e.type) {
+        case EventTypes.jobProgress:
+          await send(chunk(relay.jobId, relay.model, { reasoning_content: `${e.data.message}\n` }));
+          break;
+        case EventTypes.jobDelta:
+          await send(chunk(relay.jobId, relay.model, { content: e.data.content }));
+          break;
+        case EventTypes.jobCompleted:
+          usage = e.data.usage;
+          break;
+        case EventTypes.jobFailed:
+          failed = e.data.error;
+          break;
+      }
+    });
+    if (stream.aborted) return;
+    if (failed !== undefined) {
+      await send(errorBody(new UpstreamError(`job ${relay.jobId} failed: ${failed}`)));
+    } else {
+      await send(chunk(relay.jobId, relay.model, {}, 'stop'));
+      if (relay.includeUsage && usage) await send(usageChunk(relay.jobId, relay.model, usage));
+    }
+    await stream.writeSSE({ data: '[DONE]' });
+  });
+}
+
+async function wholeCompletion(c: Context, relay: Relay) {
+  c.req.raw.signal.addEventListener('abort', relay.onCancel, { once: true });
+  let reasoning = '';
+  let answer: { text: string; usage: Usage } | undefined;
+  let failed: string | undefined;
+  await follow(relay, (e) => {
+    if (e.type === EventTypes.jobProgress) reasoning += `${e.data.message}\n`;
+    else if (e.type === EventTypes.jobCompleted) answer = { text: e.data.answer, usage: e.data.usage };
+    else if (e.type === EventTypes.jobFailed) failed = e.data.error;
+  });
+  if (!answer) throw new UpstreamError(`job ${relay.jobId} failed: ${failed ?? 'cancelled'}`);
+  return c.json(completion(relay.jobId, relay.model, answer.text, answer.usage, reasoning || undefined));
+}

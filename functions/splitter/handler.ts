@@ -1,0 +1,86 @@
+import type { FunctionContext } from '../lib/context.ts';
+import { CancelledError, messageOf } from '../lib/errors.ts';
+import { EventTypes, makeEvent, type ChatMessage, type PlanPart } from '../lib/events/index.ts';
+import { progress } from '../lib/progress.ts';
+import type { JobMeta } from '../lib/store/types.ts';
+import { lastUserMessage, makePlan, type Plan } from './planner.ts';
+
+export interface JobRequest {
+  jobId: string;
+  /** `aiproc` (plan, split, merge) or a model slug (that model alone, fast path). */
+  model: string;
+  messages: ChatMessage[];
+  stream: boolean;
+  meta: JobMeta;
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/** The name of the split-and-merge pipeline as a model in /v1/models. */
+export const PIPELINE_MODEL = 'aiproc';
+
+/**
+ * The splitter's work for one request: record the job, plan it, publish one task.requested per
+ * part. Replies (progress, deltas, completion) come back to this instance (`ctx.instance` = owner).
+ * A failure before the tasks are out fails the job visibly (job.failed), never silently.
+ * @example await startJob(ctx, { jobId, model: 'aiproc', messages, stream: true, meta: {} }, signal)
+ */
+export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: AbortSignal): Promise<void> {
+  const owner = ctx.instance;
+  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta: req.meta });
+  try {
+    const plan: Plan =
+      req.model === PIPELINE_MODEL
+        ? await makePlan(ctx, req.messages, signal)
+        : { parts: [{ index: 0, title: 'Answer', prompt: lastUserMessage(req.messages), model: req.model }], fastPath: true, usage: { promptTokens: 0, completionTokens: 0 }, ruleIds: [] };
+    if (signal?.aborted) throw new CancelledError();
+    await ctx.store.setPlan(req.jobId, plan.parts, plan.fastPath, plan.usage);
+    if (plan.ruleIds.length) await ctx.store.recordRulesApplied(req.jobId, plan.ruleIds);
+    await progress(ctx, owner, {
+      jobId: req.jobId,
+      stage: 'planned',
+      message: describePlan(plan),
+      plan: plan.parts,
+    });
+    const context = req.messages.slice(0, lastUserIndex(req.messages));
+    for (const part of plan.parts) {
+      await ctx.emit(
+        makeEvent(
+          EventTypes.taskRequested,
+          {
+            jobId: req.jobId,
+            part,
+            total: plan.parts.length,
+            fastPath: plan.fastPath,
+            context,
+            ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }),
+            ...(req.temperature !== undefined && { temperature: req.temperature }),
+          },
+          { source: ctx.instance, jobid: req.jobId, model: part.model, owner },
+        ),
+      );
+    }
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      await ctx.store.cancelJob(req.jobId);
+      throw err;
+    }
+    const error = `could not start the job: ${messageOf(err)}`;
+    await ctx.store.failJob(req.jobId, error).catch(() => undefined);
+    await ctx.emit(makeEvent(EventTypes.jobFailed, { jobId: req.jobId, error }, { source: ctx.instance, jobid: req.jobId, owner }));
+  }
+}
+
+function describePlan(plan: Plan): string {
+  if (plan.fastPath) {
+    const why = plan.fallback ? ` (${plan.fallback})` : '';
+    return `Answering in one part with ${plan.parts[0]!.model}${why}.`;
+  }
+  const lines = plan.parts.map((p: PlanPart) => `${p.index + 1}. ${p.title} → ${p.model}`);
+  return `Split into ${plan.parts.length} parts:\n${lines.join('\n')}`;
+}
+
+function lastUserIndex(messages: ChatMessage[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return i;
+  return messages.length;
+}

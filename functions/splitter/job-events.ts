@@ -1,0 +1,56 @@
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { FunctionContext } from '../lib/context.ts';
+import { NotFoundError } from '../lib/errors.ts';
+import { EventTypes } from '../lib/events/index.ts';
+import type { ReplyHub } from './replies.ts';
+
+const terminal = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * `GET /v1/jobs/:id/events`: the job's progress history, then live progress, deltas and the end,
+ * as server-sent events (`event: progress|delta|completed|failed`). Closes when the job ends.
+ * Live events come from this instance's replies; for a job owned by another instance the store
+ * is checked every few seconds instead.
+ */
+export async function jobEventsRoute(c: Context, ctx: FunctionContext, hub: ReplyHub, jobId: string) {
+  const job = await ctx.store.getJob(jobId);
+  if (!job) throw new NotFoundError(`no job ${jobId}`);
+  return streamSSE(c, async (stream) => {
+    let seq = 0;
+    const replay = async () => {
+      for (const e of await ctx.store.listJobEvents(jobId, seq)) {
+        seq = e.seq;
+        await stream.writeSSE({ event: 'progress', id: String(e.seq), data: JSON.stringify(e.data) });
+      }
+    };
+    const finish = async () => {
+      const now = await ctx.store.getJob(jobId);
+      await stream.writeSSE({ event: now?.status === 'completed' ? 'completed' : 'failed', data: JSON.stringify({ jobId, status: now?.status, answer: now?.answer, error: now?.error }) });
+    };
+    await replay();
+    if (terminal.has(job.status)) return finish();
+    await new Promise<void>((resolve) => {
+      const off = hub.subscribe(jobId, (e) => {
+        if (e.type === EventTypes.jobDelta) void stream.writeSSE({ event: 'delta', data: JSON.stringify(e.data) });
+        else if (e.type === EventTypes.jobProgress) void replay();
+        else done();
+      });
+      const timer = setInterval(async () => {
+        const now = await ctx.store.getJob(jobId).catch(() => null);
+        if (!now || terminal.has(now.status)) done();
+        else await replay();
+      }, 3000);
+      stream.onAbort(() => done());
+      function done() {
+        off();
+        clearInterval(timer);
+        resolve();
+      }
+    });
+    if (!stream.aborted) {
+      await replay();
+      await finish();
+    }
+  });
+}

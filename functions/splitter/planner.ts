@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import type { FunctionContext } from '../lib/context.ts';
+import { CancelledError, messageOf } from '../lib/errors.ts';
+import type { ChatMessage, PlanPart, Usage } from '../lib/events/schemas.ts';
+import { systemWithRules } from '../lib/rules.ts';
+import { plannerSystem, planSchema } from './prompts.ts';
+
+const RawPlan = z.object({
+  parts: z
+    .array(z.object({ title: z.string().trim().min(1), prompt: z.string().trim().min(1), model: z.string().trim() }))
+    .min(1),
+});
+
+export interface Plan {
+  parts: PlanPart[];
+  fastPath: boolean;
+  usage: Usage;
+  /** Why the plan fell back to one part, when it did. */
+  fallback?: string;
+  ruleIds: string[];
+}
+
+/**
+ * Asks the planner model for a plan held to a JSON schema, validates it, caps the number of parts,
+ * keeps only configured models, and falls back to one part when the output is unusable.
+ * One part means the fast path: no synthesis, tokens streamed straight through.
+ * @example const plan = await makePlan(ctx, messages, signal)
+ */
+export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], signal?: AbortSignal): Promise<Plan> {
+  const { config } = ctx;
+  const maxParts = ctx.settings.AIPROC_MAX_PARTS ?? config.maxParts;
+  const slugs = config.models.map((m) => m.slug);
+  const question = lastUserMessage(messages);
+  const single = (fallback?: string, usage: Usage = { promptTokens: 0, completionTokens: 0 }, ruleIds: string[] = [], model = config.planner): Plan => ({
+    parts: [{ index: 0, title: 'Answer', prompt: question, model }],
+    fastPath: true,
+    usage,
+    ruleIds,
+    ...(fallback && { fallback }),
+  });
+
+  const rules = await ctx.rules.get('planner', config.planner);
+  const ruleIds = rules.map((r) => r.id);
+  let raw: string;
+  let usage: Usage;
+  try {
+    const res = await ctx.model.chat({
+      model: tagOf(ctx, config.planner),
+      messages: [
+        { role: 'system', content: systemWithRules(plannerSystem(config.models, maxParts), rules) },
+        { role: 'user', content: question },
+      ],
+      format: planSchema(slugs, maxParts),
+      temperature: 0,
+      maxTokens: 200 + 200 * maxParts,
+      ...(signal && { signal }),
+    });
+    raw = res.content;
+    usage = res.usage;
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    ctx.log.warn({ err: messageOf(err) }, 'planner failed; answering in one part');
+    return single(`the planner failed: ${messageOf(err)}`, undefined, ruleIds);
+  }
+
+  let parsed: z.infer<typeof RawPlan>;
+  try {
+    parsed = RawPlan.parse(JSON.parse(raw));
+  } catch (err) {
+    ctx.log.warn({ raw: raw.slice(0, 500) }, 'planner output unusable; answering in one part');
+    return single(`the plan was unusable (${messageOf(err).slice(0, 200)})`, usage, ruleIds);
+  }
+  const parts = parsed.parts.slice(0, maxParts).map((p, index) => ({
+    index,
+    title: p.title.slice(0, 200),
+    prompt: p.prompt,
+    model: slugs.includes(p.model) ? p.model : config.planner,
+  }));
+  if (parts.length === 1) return single(undefined, usage, ruleIds, parts[0]!.model);
+  return { parts, fastPath: false, usage, ruleIds };
+}
+
+/** The Ollama tag of a model slug. */
+export function tagOf(ctx: Pick<FunctionContext, 'config'>, slug: string): string {
+  return ctx.config.models.find((m) => m.slug === slug)?.ollama ?? slug;
+}
+
+/** The text of the last user message (what the planner splits). */
+export function lastUserMessage(messages: ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return messages[i]!.content;
+  return messages.at(-1)?.content ?? '';
+}
