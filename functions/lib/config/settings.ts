@@ -37,6 +37,10 @@ export const SettingsSchema = z.object({
   AIPROC_FEEDBACK_TOKENS: csv,
   /** Standard Webhooks secrets (`whsec_…`) accepted by the feedback function; several for rotation. */
   AIPROC_WEBHOOK_SECRETS: csv,
+  /** Every lifecycle event is also POSTed here as a CloudEvent (binary mode), for n8n without RabbitMQ access. */
+  AIPROC_EVENTS_WEBHOOK_URL: url('AIPROC_EVENTS_WEBHOOK_URL'),
+  /** Sent as `Authorization: Bearer …` with each events-webhook POST (n8n Webhook node: Header Auth). */
+  AIPROC_EVENTS_WEBHOOK_TOKEN: z.string().optional(),
   AIPROC_MAX_PARTS: z.coerce.number().int().min(1).max(32).optional(),
   /** Attempts per part before it becomes task.failed. */
   AIPROC_TASK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
