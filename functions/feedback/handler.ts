@@ -55,6 +55,11 @@ async function rated(event: AiprocEvent<typeof EventTypes.feedbackRated>, ctx: F
     if (err instanceof NotFoundError) throw new BadInputError(`no job matches this rating (${describeTarget(d)})`, { param: targetParam(d), cause: err });
     throw err;
   }
+  // A store may keep a rating it could not link (the SQL store does, job_id null): it still
+  // answers 400, the same on every delivery, and such a rating counts nowhere.
+  if (result.jobId === null) {
+    throw new BadInputError(`no job matches this rating (${describeTarget(d)})`, { param: targetParam(d) });
+  }
   if (!result.stored) {
     ctx.log.info({ eventId: event.id, source: event.source }, 'rating already stored: repeated event ignored');
     return;
