@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CloudEvent } from 'cloudevents';
+import { CloudEvent, type CloudEventV1 } from 'cloudevents';
 import { BadInputError } from '../errors.ts';
 import { DataSchemas, type EventDataMap, type EventType } from './schemas.ts';
 
@@ -63,7 +63,7 @@ export function parseData<T extends EventType>(type: T, data: unknown): EventDat
  * Turns a received CloudEvent (any binding) into a typed event, or throws BadInputError with the reason.
  * @example const ev = fromCloudEvent(HTTP.toEvent({ headers, body }))
  */
-export function fromCloudEvent(ce: CloudEvent<unknown>): AnyEvent {
+export function fromCloudEvent(ce: CloudEventV1<unknown>): AnyEvent {
   if (!isEventType(ce.type)) throw new BadInputError(`unknown event type "${ce.type}"`, { param: 'type' });
   let data: unknown = ce.data ?? ce.data_base64;
   if (typeof data === 'string') {

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { createFeedbackHttp } from './feedback/http.ts';
+import { feedbackHandler } from './feedback/handler.ts';
+import { createRulesApi } from './feedback/rules-api.ts';
+import { inferenceHandler } from './inference/handler.ts';
+import { Queues } from './lib/bus/topology.ts';
+import type { Bus } from './lib/bus/types.ts';
+import type { ModelsConfig } from './lib/config/models.ts';
+import type { Settings } from './lib/config/settings.ts';
+import type { FunctionContext } from './lib/context.ts';
+import { messageOf } from './lib/errors.ts';
+import { EventTypes, makeEvent, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
+import type { Logger } from './lib/log.ts';
+import type { ModelClient } from './lib/models/types.ts';
+import { RulesCache } from './lib/rules.ts';
+import type { Store } from './lib/store/types.ts';
+import { mergerHandler, startRecovery } from './merger/handler.ts';
+import { createApi } from './splitter/api.ts';
+import { ReplyHub } from './splitter/replies.ts';
+
+export interface Roles {
+  /** The OpenAI-compatible API, planning, and this instance's reply queue. */
+  splitter?: boolean;
+  /** Consumes aiproc.results; synthesises; recovers unfinished syntheses. */
+  merger?: boolean;
+  /** Consumes aiproc.feedback. */
+  feedback?: boolean;
+  /** Model slugs whose task queue this process consumes. */
+  inference?: string[];
+}
+
+export interface RuntimeOptions {
+  settings: Settings;
+  config: ModelsConfig;
+  log: Logger;
+  bus: Bus;
+  store: Store;
+  model: ModelClient;
+  roles: Roles;
+  /** This process's name: event source, reply-queue name, synthesis claimant. Default: random. */
+  instance?: string;
+  /** Serve the API (splitter role) on settings.HOST:PORT. Default true. */
+  listen?: boolean;
+}
+
+export interface Runtime {
+  ctx: FunctionContext;
+  /** The splitter's HTTP app, when the splitter role is on. */
+  app?: Hono;
+  /** Where the API listens, when it does. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Composes the functions over a bus, a store and a model client: the same code for `npm start`
+ * (everything in one process on the in-process bus) and `npm run cluster` (one role per process
+ * on RabbitMQ). Handlers stay transport-free; this is where queues meet them.
+ * @example const rt = await startRuntime({ settings, config, log, bus, store, model, roles: { splitter: true, merger: true, feedback: true, inference: ['codellama-7b'] } })
+ */
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { settings, config, bus, store, model, roles } = opts;
+  const instance = opts.instance ?? `aiproc-${randomBytes(4).toString('hex')}`;
+  const log = opts.log.child({ instance });
+  const ctx: FunctionContext = {
+    settings,
+    config,
+    store,
+    model,
+    rules: new RulesCache(store),
+    log,
+    emit: (e) => bus.publish(e),
+    instance,
+  };
+  const stops: Array<() => Promise<void> | void> = [];
+
+  stops.push(await bus.watch('dev.aiproc.rule.#', () => ctx.rules.invalidate()));
+
+  for (const slug of roles.inference ?? []) {
+    const m = config.models.find((x) => x.slug === slug);
+    if (!m) throw new Error(`inference role for unknown model "${slug}"`);
+    stops.push(
+      await bus.consume(
+        Queues.task(slug),
+        (ev, info) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info),
+        {
+          concurrency: m.scaling.concurrency,
+          attempts: settings.AIPROC_TASK_ATTEMPTS,
+          onDeadLetter: (ev, reason, attempts) => taskFailed(ctx, ev, reason, attempts),
+        },
+      ),
+    );
+  }
+
+  if (roles.merger) {
+    const mctx = { ...ctx, log: log.child({ fn: 'merger' }) };
+    stops.push(
+      await bus.consume(Queues.results, (ev, info) => mergerHandler(ev as never, mctx, info), {
+        concurrency: 16,
+        attempts: settings.AIPROC_TASK_ATTEMPTS,
+        onDeadLetter: (ev, reason) => mergeFailed(mctx, ev, reason),
+      }),
+    );
+    stops.push(startRecovery(mctx));
+  }
+
+  if (roles.feedback) {
+    const fctx = { ...ctx, log: log.child({ fn: 'feedback' }) };
+    stops.push(
+      await bus.consume(Queues.feedback, (ev, info) => feedbackHandler(ev, fctx, info), {
+        concurrency: 4,
+        attempts: settings.AIPROC_TASK_ATTEMPTS,
+        onDeadLetter: async (ev, reason) => fctx.log.error({ id: ev.id, type: ev.type, reason }, 'feedback event dead-lettered'),
+      }),
+    );
+  }
+
+  let app: Hono | undefined;
+  let url: string | undefined;
+  if (roles.splitter) {
+    const hub = new ReplyHub();
+    stops.push(await bus.consume(Queues.reply(instance), async (ev) => hub.deliver(ev), { concurrency: 1, attempts: 1 }));
+    const sctx = { ...ctx, log: log.child({ fn: 'splitter' }) };
+    const handleFeedback = (ev: AnyEvent) =>
+      roles.feedback ? feedbackHandler(ev, { ...ctx, log: log.child({ fn: 'feedback' }) }, { attempt: 1, signal: new AbortController().signal }) : bus.publish(ev);
+    app = createApi({
+      ctx: sctx,
+      bus,
+      hub,
+      mounts: { '/v1/rules': createRulesApi(sctx) },
+      openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback) },
+      ready: async () => {
+        await store.getJob('00000000-0000-0000-0000-000000000000');
+      },
+    });
+    if (opts.listen !== false) {
+      const server = await listen(app, settings.HOST, settings.PORT);
+      url = `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${server.port}`;
+      stops.push(() => new Promise<void>((resolve) => server.server.close(() => resolve())));
+    }
+  }
+
+  return {
+    ctx,
+    ...(app && { app }),
+    ...(url && { url }),
+    async close() {
+      for (const stop of stops.reverse()) {
+        try {
+          await stop();
+        } catch (err) {
+          log.warn({ err: messageOf(err) }, 'error while stopping');
+        }
+      }
+    },
+  };
+}
+
+/** A task given up on becomes task.failed, so the merger can finish the job without it. */
+async function taskFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, attempts: number): Promise<void> {
+  if (ev.type !== EventTypes.taskRequested) return;
+  const { jobId, part } = ev.data;
+  await ctx.emit(
+    makeEvent(EventTypes.taskFailed, { jobId, index: part.index, model: part.model, error: reason, attempts }, { source: ctx.instance, jobid: jobId, model: part.model, ...(ev.owner && { owner: ev.owner }) }),
+  );
+}
+
+/** A synthesis given up on (the merger model keeps failing) fails the job visibly. */
+async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string): Promise<void> {
+  const jobId = ev.jobid ?? (ev.data as { jobId?: string }).jobId;
+  if (!jobId) return;
+  if (/another merger is synthesising/.test(reason)) return; // the other merger (or recovery) finishes it
+  const job = await ctx.store.getJob(jobId);
+  if (!job || ['completed', 'failed', 'cancelled'].includes(job.status)) return;
+  const error = `could not merge the answers: ${reason}`;
+  await ctx.store.failJob(jobId, error);
+  await ctx.emit(makeEvent(EventTypes.jobFailed, { jobId, error }, { source: ctx.instance, jobid: jobId, owner: job.owner }));
+}
+
+function listen(app: Hono, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
+    server.once('error', reject);
+  });
+}

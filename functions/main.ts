@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { startRuntime } from './app.ts';
+import { MemoryBus } from './lib/bus/memory.ts';
+import { loadModelsConfig } from './lib/config/models.ts';
+import { loadSettings } from './lib/config/settings.ts';
+import { ConfigError, messageOf } from './lib/errors.ts';
+import { createLogger } from './lib/log.ts';
+import { resolveModelClient } from './lib/models/resolve.ts';
+import { createStore } from './lib/store/index.ts';
+
+/**
+ * `npm start`: the embedded default. All four functions in one process on the in-process bus,
+ * PGlite in the data folder (or DATABASE_URL), the first model backend that answers.
+ */
+async function run(): Promise<void> {
+  const settings = loadSettings();
+  const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
+  const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc' });
+  mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
+
+  const store = createStore(settings, log);
+  await store.init();
+  const { client: model, description } = await resolveModelClient(settings, config, log);
+  const bus = new MemoryBus({ log, retryDelayMs: settings.AIPROC_RETRY_DELAY_MS });
+  const runtime = await startRuntime({
+    settings,
+    config,
+    log,
+    bus,
+    store,
+    model,
+    roles: { splitter: true, merger: true, feedback: true, inference: config.models.map((m) => m.slug) },
+  });
+
+  const feedbackAuth = settings.AIPROC_FEEDBACK_TOKENS.length || settings.AIPROC_WEBHOOK_SECRETS.length;
+  const lines = [
+    `aiproc is running (embedded: all functions in one process)`,
+    `  API:       ${runtime.url}/v1  (OpenAI-compatible; model "aiproc" splits and merges; ${config.models.map((m) => m.slug).join(', ')} answer directly)`,
+    `  models:    ${description}`,
+    `  store:     ${store.describe()}`,
+    `  data:      ${settings.AIPROC_DATA_DIR}`,
+    settings.AIPROC_API_KEYS.length
+      ? `  auth:      on (${settings.AIPROC_API_KEYS.length} API key${settings.AIPROC_API_KEYS.length > 1 ? 's' : ''} from AIPROC_API_KEYS)`
+      : `  auth:      OFF: AIPROC_API_KEYS is not set, anyone who can reach ${settings.HOST}:${settings.PORT} can use the API`,
+    `  feedback:  POST ${runtime.url}/v1/feedback (${feedbackAuth ? 'bearer token or signed webhook required' : 'OPEN: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS'})`,
+    `  jobs:      ${runtime.url}/v1/jobs/<id>`,
+    `listening on ${runtime.url}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await runtime.close();
+    await bus.close();
+    await model.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+run().catch((err) => {
+  if (err instanceof ConfigError) process.stderr.write(`aiproc: ${err.message}\n`);
+  else process.stderr.write(`aiproc: could not start: ${messageOf(err)}\n`);
+  process.exit(1);
+});
