@@ -21,6 +21,8 @@ export interface HeldChannel {
   stop(): Promise<void>;
   /** Settles once the keeper has stopped (after `stop()`, or after the connection closed). */
   readonly done: Promise<void>;
+  /** Resolves after the first channel was opened and set up (a consumer is consuming, say). */
+  readonly opened: Promise<void>;
 }
 
 /** The URL without its password, for messages. */
@@ -122,6 +124,8 @@ export class AmqpConnection {
     let current: C | null = null;
     let wake: () => void = () => {};
     const stopSignal = new Promise<void>((r) => (wake = r));
+    let markOpened: () => void = () => {};
+    const opened = new Promise<void>((r) => (markOpened = r));
     const loop = async () => {
       let failures = 0;
       while (!stopped && !this.#closed) {
@@ -135,6 +139,7 @@ export class AmqpConnection {
           if (stopped) break;
           current = opened;
           await onOpen(opened);
+          markOpened();
           failures = 0;
           await Promise.race([closed, stopSignal]);
           current = null;
@@ -153,9 +158,10 @@ export class AmqpConnection {
         }
       }
     };
-    const done = loop();
+    const done = loop().finally(markOpened);
     return {
       done,
+      opened,
       stop: async () => {
         stopped = true;
         wake();

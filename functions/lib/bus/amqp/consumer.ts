@@ -1,8 +1,8 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import pRetry from 'p-retry';
 import { CancelledError, isRetryable, messageOf } from '../../errors.ts';
 import type { AnyEvent } from '../../events/index.ts';
 import type { Logger } from '../../log.ts';
+import { deliverWithRetries } from '../retry.ts';
 import { Exchanges } from '../topology.ts';
 import type { ConsumeOptions, Deliver } from '../types.ts';
 import { decode } from './codec.ts';
@@ -69,7 +69,7 @@ export interface ConsumerDeps {
  * cannot be decoded, fails for good, or runs out of attempts.
  * @example const stop = startConsumer('aiproc.results', deliver, { concurrency: 4, attempts: 3 }, deps)
  */
-export function startConsumer(queue: string, deliver: Deliver, options: ConsumeOptions, deps: ConsumerDeps): () => Promise<void> {
+export async function startConsumer(queue: string, deliver: Deliver, options: ConsumeOptions, deps: ConsumerDeps): Promise<() => Promise<void>> {
   const log = deps.log.child({ queue });
   let inflight = 0;
   let idle: Array<() => void> = [];
@@ -100,23 +100,16 @@ export function startConsumer(queue: string, deliver: Deliver, options: ConsumeO
     const ac = deps.jobs.track(ev.jobid);
     let attempt = 0;
     try {
-      await pRetry(
-        async () => {
-          attempt += 1;
-          if (ac.signal.aborted) throw new CancelledError();
-          await deliver(ev, { attempt, signal: ac.signal });
+      await deliverWithRetries(
+        async (n) => {
+          attempt = n;
+          await deliver(ev, { attempt: n, signal: ac.signal });
         },
         {
-          retries: Math.max(0, options.attempts - 1),
-          factor: 2,
-          minTimeout: deps.retryDelayMs,
-          maxTimeout: 30_000,
-          randomize: true,
+          attempts: options.attempts,
+          minDelayMs: deps.retryDelayMs,
           signal: ac.signal,
-          shouldRetry: ({ error }) => isRetryable(error) && !ac.signal.aborted,
-          onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-            if (isRetryable(error) && retriesLeft > 0) log.warn({ type: ev.type, id: ev.id, attempt: attemptNumber, err: error.message }, 'delivery failed; retrying');
-          },
+          onRetry: (err, n) => log.warn({ type: ev.type, id: ev.id, attempt: n, err: messageOf(err) }, 'delivery failed; retrying'),
         },
       );
       ack(msg, ch);
@@ -201,6 +194,7 @@ export function startConsumer(queue: string, deliver: Deliver, options: ConsumeO
     current = { ch, tag: consumerTag };
     log.debug({ consumerTag }, 'consuming');
   });
+  await held.opened;
 
   return async () => {
     const c = current;

@@ -104,7 +104,7 @@ export class AmqpBus implements Bus {
   async consume(queue: string, deliver: Deliver, options: ConsumeOptions): Promise<() => Promise<void>> {
     const replyPrefix = Queues.reply('');
     const instance = queue.startsWith(replyPrefix) ? queue.slice(replyPrefix.length) : null;
-    const stop = startConsumer(queue, deliver, options, {
+    const stop = await startConsumer(queue, deliver, options, {
       conn: this.#conn,
       publisher: this.#publisher,
       log: this.#opts.log,
@@ -134,6 +134,7 @@ export class AmqpBus implements Bus {
         { noAck: true },
       );
     });
+    await held.opened;
     return this.#track(() => held.stop());
   }
 
