@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { k8s } from 'cdk8s-plus-34';
+import { Construct } from 'constructs';
+import { OfficialImages } from './images.ts';
+import { SecretKeys } from './secrets.ts';
+import { labelsOf, plainEnv, resources, secretEnv } from './constructs/pod.ts';
+
+/** Where the functions find the database, whichever way it is deployed. */
+export interface StoreEndpoints {
+  /** Base URL supabase-js uses (`/rest/v1` under it reaches PostgREST). */
+  readonly supabaseUrl: string;
+  /** Host of the Postgres server (for DATABASE_URL), when it runs in the cluster. */
+  readonly postgresHost?: string;
+}
+
+export interface SupabaseProps {
+  readonly namespace: string;
+  readonly storageClassName: string;
+  /** Folder of the `*.sql` migrations (Supabase CLI layout), read at synth time. */
+  readonly migrationsDir: string;
+}
+
+/** The role the image's own init scripts give the POSTGRES_PASSWORD; the migrations run as it. */
+export const DB_ADMIN_USER = 'supabase_admin';
+const DB_PORT = 5432;
+
+/** The migration files, sorted by name (their version prefix), as ConfigMap data. */
+export function readMigrations(dir: string): Record<string, string> {
+  if (!existsSync(dir)) return {};
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+}
+
+/**
+ * Applies each migration once, in order, in its own transaction, recording it where the Supabase
+ * CLI does (`supabase_migrations.schema_migrations`), so re-running the Job changes nothing.
+ * Then it gives PostgREST's login role its password and the API roles the `aiproc` schema.
+ */
+const MIGRATE_SCRIPT = `set -eu
+until pg_isready -q; do echo "waiting for postgres at $PGHOST"; sleep 2; done
+psql -v ON_ERROR_STOP=1 -v pgpass="$PGPASSWORD" <<'SQL'
+ALTER ROLE authenticator WITH PASSWORD :'pgpass';
+CREATE SCHEMA IF NOT EXISTS supabase_migrations;
+CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, name text, statements text[]);
+SQL
+for f in $(ls /migrations/*.sql 2>/dev/null | sort); do
+  base=$(basename "$f" .sql); version="\${base%%_*}"; name="\${base#*_}"
+  applied=$(psql -tA -v v="$version" <<'SQL'
+SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = :'v';
+SQL
+)
+  if [ "$applied" = "1" ]; then echo "already applied: $base"; continue; fi
+  echo "applying: $base"
+  { cat "$f"; echo; echo "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (:'v', :'n');"; } \\
+    | psql -v ON_ERROR_STOP=1 --single-transaction -v v="$version" -v n="$name"
+done
+psql -v ON_ERROR_STOP=1 <<'SQL'
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'aiproc') THEN
+    GRANT USAGE ON SCHEMA aiproc TO anon, authenticated, service_role;
+    GRANT ALL ON ALL TABLES IN SCHEMA aiproc TO service_role;
+    GRANT ALL ON ALL SEQUENCES IN SCHEMA aiproc TO service_role;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aiproc TO service_role;
+  END IF;
+END $$;
+NOTIFY pgrst, 'reload schema';
+SQL
+echo "migrations done"
+`;
+
+const GATEWAY_CONF = `server {
+  listen 8080;
+  client_max_body_size 10m;
+  location /rest/v1/ {
+    proxy_pass http://postgrest:3000/;
+    proxy_set_header Host $host;
+    proxy_read_timeout 300s;
+  }
+  location = /healthz { return 200 "ok\\n"; }
+}
+`;
+
+/**
+ * Supabase in the cluster: Supabase's Postgres image as a StatefulSet on the expandable local
+ * StorageClass, PostgREST, a gateway serving `/rest/v1` (what supabase-js calls), and a Job
+ * applying `supabase/migrations/`.
+ * @example new SupabaseStack(chart, 'supabase', { namespace: 'aiproc', storageClassName: 'aiproc-local', migrationsDir: 'supabase/migrations' })
+ */
+export class SupabaseStack extends Construct {
+  readonly endpoints: StoreEndpoints;
+
+  constructor(scope: Construct, id: string, props: SupabaseProps) {
+    super(scope, id);
+    const ns = props.namespace;
+    const meta = (name: string, component = name) => ({ name, namespace: ns, labels: labelsOf(component) });
+    const dbLabels = labelsOf('supabase-db');
+
+    new k8s.KubeService(this, 'db-service', {
+      metadata: meta('supabase-db'),
+      spec: { clusterIp: 'None', selector: dbLabels, ports: [{ name: 'postgres', port: DB_PORT, targetPort: k8s.IntOrString.fromNumber(DB_PORT) }] },
+    });
+    new k8s.KubeStatefulSet(this, 'db', {
+      metadata: meta('supabase-db'),
+      spec: {
+        serviceName: 'supabase-db',
+        replicas: 1,
+        selector: { matchLabels: dbLabels },
+        template: {
+          metadata: { labels: dbLabels },
+          spec: {
+            containers: [
+              {
+                name: 'postgres',
+                image: OfficialImages.postgres,
+                ports: [{ name: 'postgres', containerPort: DB_PORT }],
+                env: [secretEnv(SecretKeys.postgresPassword), secretEnv(SecretKeys.jwtSecret), ...plainEnv({ PGDATA: '/var/lib/postgresql/data/pgdata', POSTGRES_DB: 'postgres' })],
+                volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }],
+                readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-U', 'postgres'] }, periodSeconds: 5, failureThreshold: 6 },
+                livenessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-U', 'postgres'] }, periodSeconds: 20, failureThreshold: 6, initialDelaySeconds: 60 },
+                resources: resources('250m', '512Mi', '2', '2Gi'),
+              },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels: dbLabels },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: props.storageClassName,
+              resources: { requests: { storage: k8s.Quantity.fromString('10Gi') } },
+            },
+          },
+        ],
+      },
+    });
+
+    const migrations = readMigrations(props.migrationsDir);
+    // The Job's spec cannot change once created: a content hash in the name makes a changed set a new Job.
+    const hash = createHash('sha256').update(JSON.stringify(migrations)).digest('hex').slice(0, 10);
+    const cmName = `supabase-migrations-${hash}`;
+    new k8s.KubeConfigMap(this, 'migrations', { metadata: meta(cmName, 'supabase-migrations'), data: migrations });
+    new k8s.KubeJob(this, 'migrate', {
+      metadata: meta(`supabase-migrate-${hash}`, 'supabase-migrate'),
+      spec: {
+        backoffLimit: 20,
+        template: {
+          metadata: { labels: labelsOf('supabase-migrate') },
+          spec: {
+            restartPolicy: 'OnFailure',
+            containers: [
+              {
+                name: 'migrate',
+                image: OfficialImages.postgres,
+                command: ['/bin/sh', '-c', MIGRATE_SCRIPT],
+                env: [
+                  ...plainEnv({ PGHOST: 'supabase-db', PGPORT: String(DB_PORT), PGUSER: DB_ADMIN_USER, PGDATABASE: 'postgres' }),
+                  secretEnv(SecretKeys.postgresPassword, 'PGPASSWORD'),
+                ],
+                volumeMounts: [{ name: 'migrations', mountPath: '/migrations', readOnly: true }],
+                resources: resources('50m', '64Mi', '500m', '256Mi'),
+              },
+            ],
+            volumes: [{ name: 'migrations', configMap: { name: cmName } }],
+          },
+        },
+      },
+    });
+
+    const restLabels = labelsOf('postgrest');
+    new k8s.KubeDeployment(this, 'postgrest', {
+      metadata: meta('postgrest'),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: restLabels },
+        template: {
+          metadata: { labels: restLabels },
+          spec: {
+            containers: [
+              {
+                name: 'postgrest',
+                image: OfficialImages.postgrest,
+                ports: [{ name: 'http', containerPort: 3000 }],
+                env: [
+                  secretEnv(SecretKeys.postgresPassword, 'PGRST_DB_PASSWORD'),
+                  secretEnv(SecretKeys.jwtSecret, 'PGRST_JWT_SECRET'),
+                  ...plainEnv({
+                    // $(VAR) is expanded by Kubernetes from the env var above: no password in the manifest.
+                    PGRST_DB_URI: `postgres://authenticator:$(PGRST_DB_PASSWORD)@supabase-db:${DB_PORT}/postgres`,
+                    PGRST_DB_SCHEMAS: 'public,aiproc',
+                    PGRST_DB_ANON_ROLE: 'anon',
+                    PGRST_DB_USE_LEGACY_GUCS: 'false',
+                    PGRST_ADMIN_SERVER_PORT: '3001',
+                  }),
+                ],
+                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromNumber(3001) }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/live', port: k8s.IntOrString.fromNumber(3001) }, periodSeconds: 20 },
+                resources: resources('50m', '64Mi', '1', '256Mi'),
+              },
+            ],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, 'postgrest-service', {
+      metadata: meta('postgrest'),
+      spec: { selector: restLabels, ports: [{ name: 'http', port: 3000, targetPort: k8s.IntOrString.fromNumber(3000) }] },
+    });
+
+    const gwLabels = labelsOf('supabase-gateway');
+    new k8s.KubeConfigMap(this, 'gateway-conf', { metadata: meta('supabase-gateway'), data: { 'default.conf': GATEWAY_CONF } });
+    new k8s.KubeDeployment(this, 'gateway', {
+      metadata: meta('supabase-gateway'),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: gwLabels },
+        template: {
+          metadata: { labels: gwLabels },
+          spec: {
+            containers: [
+              {
+                name: 'nginx',
+                image: OfficialImages.gateway,
+                ports: [{ name: 'http', containerPort: 8080 }],
+                volumeMounts: [{ name: 'conf', mountPath: '/etc/nginx/conf.d/default.conf', subPath: 'default.conf', readOnly: true }],
+                readinessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(8080) }, periodSeconds: 5 },
+                resources: resources('20m', '32Mi', '500m', '128Mi'),
+              },
+            ],
+            volumes: [{ name: 'conf', configMap: { name: 'supabase-gateway' } }],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, 'gateway-service', {
+      metadata: meta('supabase-gateway'),
+      spec: { selector: gwLabels, ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(8080) }] },
+    });
+
+    this.endpoints = { supabaseUrl: `http://supabase-gateway.${ns}.svc.cluster.local`, postgresHost: `supabase-db.${ns}.svc.cluster.local` };
+  }
+}
