@@ -1,0 +1,47 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { SqlDriver } from './driver.ts';
+
+/** supabase/migrations at the repository root: the same files `supabase db push` applies. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../supabase/migrations/', import.meta.url));
+
+/** Any constant shared by every aiproc process: they queue on it while one migrates. */
+const LOCK_KEY = 7_306_930_001;
+
+/**
+ * Applies `dir/*.sql` in name order, each once, recorded in aiproc.schema_migrations. Everything
+ * runs in one transaction under a transaction-scoped advisory lock, so processes starting
+ * together wait for the first and then find nothing left to do; a failing file applies nothing.
+ * Returns the names applied now.
+ * @example await migrate(driver) // ['20261125081000_aiproc_schema.sql', …] the first time, [] after
+ */
+export async function migrate(driver: SqlDriver, dir: string = MIGRATIONS_DIR): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
+  return driver.transaction(async (tx) => {
+    await tx.query(`select pg_advisory_xact_lock(${LOCK_KEY})`);
+    await tx.exec(`
+      create schema if not exists aiproc;
+      create table if not exists aiproc.schema_migrations (
+        name text primary key,
+        applied_at timestamptz not null default now()
+      );
+      alter table aiproc.schema_migrations enable row level security;`);
+    const rows = await tx.query<{ name: string }>('select name from aiproc.schema_migrations');
+    const done = new Set(rows.map((r) => r.name));
+    const applied: string[] = [];
+    for (const name of names) {
+      if (done.has(name)) continue;
+      const sql = await readFile(`${dir}/${name}`, 'utf8');
+      try {
+        await tx.exec(sql);
+      } catch (err) {
+        throw Object.assign(err instanceof Error ? err : new Error(String(err)), {
+          message: `migration ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+      await tx.query('insert into aiproc.schema_migrations (name) values ($1)', [name]);
+      applied.push(name);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { toStoreError } from './db-errors.ts';
+import type { Queryable, Row, SqlDriver } from './driver.ts';
+
+/**
+ * PGlite (Postgres in WebAssembly, in this process) behind the SqlDriver interface. It serves
+ * one connection: PGlite's own mutex queues queries and holds them while a transaction runs.
+ * `dir` undefined keeps the database in memory (tests).
+ * Opening starts at once and queries wait for it, so construction stays synchronous.
+ * @example const driver = pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite'))
+ */
+export function pgliteDriver(dir?: string): SqlDriver {
+  const target = `PGlite (${dir ?? 'in memory'})`;
+  const fail = (err: unknown): never => {
+    throw toStoreError(err, target);
+  };
+  if (dir) mkdirSync(dir, { recursive: true });
+  const db = new PGlite(dir);
+  // A failed open also rejects every query with the same error; this only keeps it from being unhandled.
+  db.waitReady.catch(() => {});
+  const on = (c: PGlite | Transaction): Queryable => ({
+    query: async <T extends Row>(text: string, params?: unknown[]) => (await c.query<T>(text, params).catch(fail)).rows,
+    exec: async (text: string) => {
+      await c.exec(text).catch(fail);
+    },
+  });
+  return {
+    description: `PGlite at ${dir ?? '(memory)'}`,
+    ...on(db),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(on(tx))).catch(fail),
+    async close() {
+      if (!db.closed) await db.close();
+    },
+  };
+}

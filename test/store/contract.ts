@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { NotFoundError } from '../../functions/lib/errors.ts';
+import type { PlanPart } from '../../functions/lib/events/schemas.ts';
+import type { NewJob, PartResult, Store } from '../../functions/lib/store/types.ts';
+import { rulesContract } from './contract-feedback.ts';
+
+/** How the contract reaches one kind of store. */
+export interface StoreHarness {
+  /** A store on the same database every call, not yet initialised. */
+  open(): Promise<Store>;
+  /**
+   * Whether two stores may be open on the database at once, on separate connections (Postgres,
+   * Supabase). PGlite serves one process and one connection: races then run on one store.
+   */
+  concurrent: boolean;
+}
+
+export const usage = (p: number, c: number) => ({ promptTokens: p, completionTokens: c });
+
+export function newJob(over: Partial<NewJob> = {}): NewJob {
+  return {
+    id: randomUUID(),
+    model: 'aiproc',
+    messages: [{ role: 'user', content: 'Explain TCP and write a haiku about it.' }],
+    owner: 'splitter-1',
+    stream: true,
+    meta: { user: 'ada', chatId: `chat-${randomUUID()}`, messageId: `msg-${randomUUID()}` },
+    ...over,
+  };
+}
+
+export function plan(n: number): PlanPart[] {
+  return Array.from({ length: n }, (_, i) => ({ index: i, title: `Part ${i}`, prompt: `Do part ${i}`, model: i % 2 ? 'codellama-7b' : 'llama3-8b' }));
+}
+
+export function result(jobId: string, index: number, over: Partial<PartResult> = {}): PartResult {
+  return {
+    jobId, index, status: 'completed', output: `answer ${index}`, usage: usage(10, 20),
+    startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.500Z', attempts: 1, ...over,
+  };
+}
+
+/** A job with a plan of `n` parts, ready for results. */
+export async function plannedJob(store: Store, n: number, over: Partial<NewJob> = {}): Promise<string> {
+  const job = newJob(over);
+  await store.createJob(job);
+  await store.setPlan(job.id, plan(n), n === 1, usage(5, 7));
+  return job.id;
+}
+
+/**
+ * The Store contract: every store (PGlite, Postgres, Supabase) must pass all of it.
+ * @example storeContract('SqlStore on PGlite', { open: async () => new SqlStore(pgliteDriver(dir)), concurrent: false })
+ */
+export function storeContract(name: string, h: StoreHarness): void {
+  describe(`${name}: the Store contract`, () => {
+    let store: Store;
+    let other: Store;
+    before(async () => {
+      store = await h.open();
+      await store.init();
+      other = h.concurrent ? await h.open() : store;
+      if (other !== store) await other.init();
+    });
+    after(async () => {
+      if (other !== store) await other?.close();
+      await store?.close();
+    });
+
+    it('creates a job once and reads it back', async () => {
+      const job = newJob();
+      await store.createJob(job);
+      await store.createJob({ ...job, owner: 'someone-else' });
+      const got = await store.getJob(job.id);
+      assert.ok(got);
+      assert.equal(got.status, 'planning');
+      assert.equal(got.owner, 'splitter-1');
+      assert.deepEqual(got.messages, job.messages);
+      assert.deepEqual(got.meta, job.meta);
+      assert.equal(got.plan, null);
+      assert.deepEqual(got.parts, []);
+      assert.deepEqual(got.usage, usage(0, 0));
+      assert.equal(got.completedAt, null);
+      assert.equal(new Date(got.createdAt).toISOString(), got.createdAt);
+      assert.equal(await store.getJob(randomUUID()), null);
+    });
+
+    it('stores the plan once, with one pending part per entry', async () => {
+      const id = await plannedJob(store, 3);
+      await store.setPlan(id, plan(5), true, usage(100, 100));
+      const got = await store.getJob(id);
+      assert.equal(got?.status, 'running');
+      assert.equal(got?.fastPath, false);
+      assert.deepEqual(got?.plan, plan(3));
+      assert.deepEqual(got?.parts.map((p) => [p.index, p.status, p.model, p.attempts]), [
+        [0, 'pending', 'llama3-8b', 0], [1, 'pending', 'codellama-7b', 0], [2, 'pending', 'llama3-8b', 0],
+      ]);
+      assert.deepEqual(got?.usage, usage(5, 7));
+      await assert.rejects(store.setPlan(randomUUID(), plan(1), true), NotFoundError);
+    });
+
+    it('counts attempts when a part starts', async () => {
+      const id = await plannedJob(store, 2);
+      assert.deepEqual(await store.startPart(id, 1), { attempt: 1, cancelled: false });
+      assert.deepEqual(await store.startPart(id, 1), { attempt: 2, cancelled: false });
+      const part = (await store.getJob(id))?.parts[1];
+      assert.equal(part?.status, 'running');
+      assert.ok(part?.startedAt);
+      await assert.rejects(store.startPart(id, 7), NotFoundError);
+      await assert.rejects(store.startPart(randomUUID(), 0), NotFoundError);
+    });
+
+    it('records a part once: the same part twice is one row and recorded:false', async () => {
+      const id = await plannedJob(store, 2);
+      assert.deepEqual(await store.recordPart(result(id, 0)), { recorded: true, complete: false });
+      assert.deepEqual(await store.recordPart(result(id, 0, { output: 'a second answer' })), { recorded: false, complete: false });
+      const job = await store.getJob(id);
+      assert.equal(job?.parts.length, 2);
+      assert.equal(job?.parts[0]?.output, 'answer 0');
+      assert.equal(job?.parts[0]?.status, 'completed');
+      assert.equal(job?.parts[0]?.durationMs, 1500);
+      assert.equal(job?.parts[0]?.finishedAt, '2026-01-01T00:00:01.500Z');
+      const last = await store.recordPart(result(id, 1, { status: 'failed', output: undefined, error: 'model down', attempts: 3 }));
+      assert.deepEqual(last, { recorded: true, complete: true });
+      const failed = (await store.getJob(id))?.parts[1];
+      assert.deepEqual([failed?.status, failed?.error, failed?.output, failed?.attempts], ['failed', 'model down', null, 3]);
+      assert.deepEqual(await store.recordPart(result(id, 1)), { recorded: false, complete: true });
+      await assert.rejects(store.recordPart(result(id, 9)), NotFoundError);
+      await assert.rejects(store.recordPart(result(randomUUID(), 0)), NotFoundError);
+    });
+
+    it('claims the synthesis once, busy while leased, done after completion; usage sums everything', async () => {
+      const id = await plannedJob(store, 2);
+      await store.recordPart(result(id, 0, { usage: usage(1, 2) }));
+      await store.recordPart(result(id, 1, { usage: usage(3, 4) }));
+      assert.ok((await store.jobsAwaitingSynthesis(60)).includes(id));
+      assert.equal(await store.claimSynthesis(id, 'merger-a', 60), 'claimed');
+      assert.equal((await store.getJob(id))?.status, 'merging');
+      assert.equal(await store.claimSynthesis(id, 'merger-b', 60), 'busy');
+      assert.equal(await store.claimSynthesis(id, 'merger-a', 60), 'busy');
+      assert.ok(!(await store.jobsAwaitingSynthesis(60)).includes(id));
+      await store.completeJob(id, 'the answer', usage(100, 200));
+      await store.completeJob(id, 'another answer', usage(1000, 1000));
+      const job = await store.getJob(id);
+      assert.equal(job?.status, 'completed');
+      assert.equal(job?.answer, 'the answer');
+      assert.ok(job?.completedAt);
+      assert.deepEqual(job?.usage, usage(5 + 1 + 3 + 100, 7 + 2 + 4 + 200));
+      assert.equal(await store.claimSynthesis(id, 'merger-b', 60), 'done');
+      assert.ok(!(await store.jobsAwaitingSynthesis(0)).includes(id));
+      await assert.rejects(store.claimSynthesis(randomUUID(), 'merger-a', 60), NotFoundError);
+      await assert.rejects(store.completeJob(randomUUID(), 'x', usage(0, 0)), NotFoundError);
+    });
+
+    it('lets another merger re-claim a synthesis whose lease ran out', async () => {
+      const id = await plannedJob(store, 1);
+      await store.recordPart(result(id, 0));
+      assert.equal(await store.claimSynthesis(id, 'crashed-merger', 0), 'claimed');
+      assert.ok((await store.jobsAwaitingSynthesis(60)).includes(id), 'an expired lease is awaiting synthesis again');
+      assert.equal(await store.claimSynthesis(id, 'merger-b', 60), 'claimed');
+      assert.equal(await store.claimSynthesis(id, 'merger-c', 60), 'busy');
+      assert.ok(!(await store.jobsAwaitingSynthesis(60)).includes(id));
+      assert.ok((await store.jobsAwaitingSynthesis(0)).includes(id), 'a lease older than the given seconds counts as run out');
+    });
+
+    it('does not list jobs whose parts are still out', async () => {
+      const id = await plannedJob(store, 2);
+      await store.recordPart(result(id, 0));
+      assert.ok(!(await store.jobsAwaitingSynthesis(0)).includes(id));
+    });
+
+    it('fails a job; a failed job is done', async () => {
+      const id = await plannedJob(store, 1);
+      await store.failJob(id, 'planner broke');
+      await store.failJob(id, 'again');
+      const job = await store.getJob(id);
+      assert.deepEqual([job?.status, job?.error], ['failed', 'planner broke']);
+      assert.equal(await store.claimSynthesis(id, 'merger-a', 60), 'done');
+      await store.completeJob(id, 'too late', usage(1, 1));
+      assert.equal((await store.getJob(id))?.status, 'failed');
+      await assert.rejects(store.failJob(randomUUID(), 'x'), NotFoundError);
+    });
+
+    it('cancels an unfinished job and its pending parts, once', async () => {
+      const id = await plannedJob(store, 3);
+      await store.startPart(id, 0);
+      await store.recordPart(result(id, 1));
+      assert.equal(await store.cancelJob(id), true);
+      assert.equal(await store.cancelJob(id), false);
+      const job = await store.getJob(id);
+      assert.equal(job?.status, 'cancelled');
+      assert.deepEqual(job?.parts.map((p) => p.status), ['cancelled', 'completed', 'cancelled']);
+      assert.equal((await store.startPart(id, 2)).cancelled, true);
+      assert.equal((await store.getJob(id))?.parts[2]?.status, 'cancelled');
+      assert.equal((await store.recordPart(result(id, 2))).recorded, false);
+      assert.equal(await store.claimSynthesis(id, 'merger-a', 60), 'done');
+
+      const done = await plannedJob(store, 1);
+      await store.recordPart(result(done, 0));
+      await store.completeJob(done, 'answer', usage(0, 0));
+      assert.equal(await store.cancelJob(done), false);
+      assert.equal((await store.getJob(done))?.status, 'completed');
+      await assert.rejects(store.cancelJob(randomUUID()), NotFoundError);
+    });
+
+    it('synthesises exactly once when the last two parts of a job arrive together', async () => {
+      // Each merger records its part, and claims only when its record says the job is complete.
+      const merger = async (s: Store, jobId: string, index: number, name: string) => {
+        const r = await s.recordPart(result(jobId, index));
+        return { ...r, claim: r.complete ? await s.claimSynthesis(jobId, name, 60) : null };
+      };
+      for (let round = 0; round < 15; round++) {
+        const id = await plannedJob(store, 3);
+        await store.recordPart(result(id, 0));
+        const [a, b] = await Promise.all([merger(store, id, 1, 'merger-a'), merger(other, id, 2, 'merger-b')]);
+        assert.ok(a.recorded && b.recorded);
+        assert.equal([a, b].filter((x) => x.complete).length, 1, `round ${round}: exactly one sees the job complete`);
+        assert.equal([a, b].filter((x) => x.claim === 'claimed').length, 1, `round ${round}: exactly one claims`);
+      }
+    });
+
+    it('grants a contested claim to exactly one of two mergers', async () => {
+      for (let round = 0; round < 15; round++) {
+        const id = await plannedJob(store, 1);
+        await store.recordPart(result(id, 0));
+        const claims = await Promise.all([store.claimSynthesis(id, 'merger-a', 60), other.claimSynthesis(id, 'merger-b', 60)]);
+        assert.deepEqual(claims.sort(), ['busy', 'claimed']);
+      }
+    });
+
+    it('keeps a per-job progress history in order', async () => {
+      const id = await plannedJob(store, 2);
+      await store.addJobEvent(id, 'planned', { parts: 2 });
+      await store.addJobEvent(id, 'part.started', { index: 0, text: 'ünïcode ✓' });
+      await store.addJobEvent(id, 'part.completed', null);
+      const all = await store.listJobEvents(id);
+      assert.deepEqual(all.map((e) => [e.seq, e.stage]), [[1, 'planned'], [2, 'part.started'], [3, 'part.completed']]);
+      assert.deepEqual(all[1]?.data, { index: 0, text: 'ünïcode ✓' });
+      assert.equal(all[2]?.data, null);
+      assert.equal(new Date(all[0]!.at).toISOString(), all[0]?.at);
+      assert.deepEqual((await store.listJobEvents(id, 2)).map((e) => e.seq), [3]);
+      assert.deepEqual(await store.listJobEvents(randomUUID()), []);
+      await assert.rejects(store.addJobEvent(randomUUID(), 'planned', {}), NotFoundError);
+    });
+
+    it('lists jobs newest first', async () => {
+      const first = await plannedJob(store, 1);
+      const second = await plannedJob(store, 1);
+      const jobs = await store.listJobs(2);
+      assert.deepEqual(jobs.map((j) => j.id), [second, first]);
+      assert.equal(jobs[0]?.parts.length, 1);
+    });
+
+    it('sees an inbox event once per (source, id)', async () => {
+      const id = randomUUID();
+      assert.equal(await store.markEventProcessed('n8n/flow-1', id), true);
+      assert.equal(await store.markEventProcessed('n8n/flow-1', id), false);
+      assert.equal(await other.markEventProcessed('n8n/flow-1', id), false);
+      assert.equal(await store.markEventProcessed('n8n/flow-2', id), true);
+    });
+
+    rulesContract(() => store);
+
+    it('keeps jobs across a restart', async () => {
+      const id = await plannedJob(store, 2);
+      await store.recordPart(result(id, 0));
+      if (other !== store) await other.close();
+      await store.close();
+      store = await h.open();
+      await store.init();
+      other = h.concurrent ? await h.open() : store;
+      const job = await store.getJob(id);
+      assert.equal(job?.status, 'running');
+      assert.equal(job?.parts[0]?.output, 'answer 0');
+      assert.equal((await store.recordPart(result(id, 0))).recorded, false);
+    });
+  });
+}
