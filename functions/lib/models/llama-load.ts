@@ -28,6 +28,37 @@ export interface Loaded {
   llama: Llama;
   model: LlamaModel;
   context: LlamaContext;
+  /** Frees the context and the model (llama.cpp itself stays loaded for the process). */
+  release: () => Promise<void>;
+}
+
+type LogListener = (level: LlamaLogLevel, message: string) => void;
+const logListeners = new Set<LogListener>();
+let llamaPromise: Promise<Llama> | undefined;
+
+/**
+ * llama.cpp's native binding is one per process (its log callback too, and disposing a Llama
+ * leaves later ones logging raw to stderr), so every model in the process shares one Llama;
+ * each load listens to its log while it lives. The first caller's `gpu` choice holds.
+ */
+function sharedLlama(gpu: 'auto' | false): Promise<Llama> {
+  llamaPromise ??= getLlama({
+    build: 'never',
+    skipDownload: true,
+    usePrebuiltBinaries: true,
+    progressLogs: false,
+    gpu,
+    logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => logListeners.forEach((listen) => listen(level, message)),
+  }).catch((err: unknown) => {
+    llamaPromise = undefined;
+    const why = err instanceof NoBinaryFoundError ? 'none of its prebuilt binaries loads' : (err as Error).message;
+    throw new ConfigError(
+      `node-llama-cpp cannot run llama.cpp on this machine (${process.platform}-${process.arch}): ${why}. ` +
+        'Reinstall with `npm ci` (its install step must be allowed), or use Ollama instead (OLLAMA_HOST).',
+    );
+  });
+  return llamaPromise;
 }
 
 /** llama.cpp's own log lines go to pino; the recent error lines explain a failed load. */
@@ -73,24 +104,9 @@ export async function loadLlamaModel(opts: LoadOptions): Promise<Loaded> {
   if (!stat.isFile()) throw new ConfigError(`the model path ${modelPath} is not a file; set AIPROC_MODEL to a .gguf file`);
 
   const recent: string[] = [];
-  let llama: Llama;
-  try {
-    llama = await getLlama({
-      build: 'never',
-      skipDownload: true,
-      usePrebuiltBinaries: true,
-      progressLogs: false,
-      gpu: opts.gpu ?? 'auto',
-      logLevel: LlamaLogLevel.warn,
-      logger: llamaLogger(log, recent),
-    });
-  } catch (err) {
-    const why = err instanceof NoBinaryFoundError ? 'none of its prebuilt binaries loads' : (err as Error).message;
-    throw new ConfigError(
-      `node-llama-cpp cannot run llama.cpp on this machine (${process.platform}-${process.arch}): ${why}. ` +
-        'Reinstall with `npm ci` (its install step must be allowed), or use Ollama instead (OLLAMA_HOST).',
-    );
-  }
+  const listener = llamaLogger(log, recent);
+  const llama = await sharedLlama(opts.gpu ?? 'auto');
+  logListeners.add(listener);
 
   let model: LlamaModel | undefined;
   try {
@@ -102,10 +118,16 @@ export async function loadLlamaModel(opts: LoadOptions): Promise<Loaded> {
       ...(llama.gpu === false ? { threads: Math.max(1, llama.cpuMathCores) } : {}),
     });
     log.debug({ file: basename(modelPath), gpu: llama.gpu, contextSize: context.contextSize, sequences: opts.sequences }, 'embedded model loaded');
-    return { llama, model, context };
+    const loadedModel = model;
+    const release = async () => {
+      await context.dispose();
+      await loadedModel.dispose();
+      logListeners.delete(listener);
+    };
+    return { llama, model, context, release };
   } catch (err) {
     await model?.dispose().catch(() => {});
-    await llama.dispose().catch(() => {});
+    logListeners.delete(listener);
     throw explainLoadFailure(modelPath, err, recent);
   }
 }

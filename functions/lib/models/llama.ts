@@ -143,9 +143,6 @@ export class LlamaCppClient implements ModelClient {
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.drain(new UpstreamError('the embedded model is closed'));
-    const { llama, model, context } = this.#loaded;
-    await context.dispose();
-    await model.dispose();
-    await llama.dispose();
+    await this.#loaded.release();
   }
 }
