@@ -35,6 +35,7 @@ export async function startScriptedOllama(responder: Responder, models = ['codel
   const received: ReceivedChat[] = [];
   let respond = responder;
   let aborted = 0;
+  let open = 0;
   const server: Server = createServer(async (req, res) => {
     try {
       if (req.method === 'GET' && req.url === '/api/tags') {
@@ -59,7 +60,9 @@ export async function startScriptedOllama(responder: Responder, models = ['codel
         return;
       }
       let gone = false;
+      open++;
       res.on('close', () => {
+        open--;
         if (!res.writableFinished) {
           gone = true;
           aborted++;
@@ -112,6 +115,10 @@ export async function startScriptedOllama(responder: Responder, models = ['codel
     /** How many streamed answers the client abandoned before the end. */
     get aborted() {
       return aborted;
+    },
+    /** Answers being generated right now. */
+    get open() {
+      return open;
     },
     setResponder(r: Responder) {
       respond = r;

@@ -57,6 +57,12 @@ export class OllamaClient implements ModelClient {
     }
     const onAbort = () => stream.abort();
     req.signal?.addEventListener('abort', onAbort, { once: true });
+    // Cancelled while waiting for the response to start: the listener above will never fire.
+    if (req.signal?.aborted) {
+      req.signal.removeEventListener('abort', onAbort);
+      stream.abort();
+      throw new CancelledError();
+    }
     let content = '';
     let last: ChatResponse | undefined;
     try {
