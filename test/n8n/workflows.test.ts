@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FeedbackRatedSchema, PerformanceReportedSchema, RuleProposedSchema } from '../../functions/lib/events/index.ts';
+
+/** The n8n workflow files, parsed. */
+const dir = join(import.meta.dirname, '../../n8n');
+interface N8nNode { id: string; name: string; type: string; typeVersion: number; parameters: Record<string, unknown>; credentials?: Record<string, { id: string; name: string }> }
+interface Workflow { id: string; name: string; nodes: N8nNode[]; connections: Record<string, { main: Array<Array<{ node: string }>> }>; settings: Record<string, unknown> }
+const workflows = new Map<string, Workflow>(
+  readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => [f, JSON.parse(readFileSync(join(dir, f), 'utf8')) as Workflow]),
+);
+const wf = (file: string) => workflows.get(file) ?? assert.fail(`n8n/${file} is missing`);
+const code = (file: string, node: string) => {
+  const n = wf(file).nodes.find((x) => x.name === node) ?? assert.fail(`${file} has no node "${node}"`);
+  return String(n.parameters.jsCode);
+};
+
+type Item = { json: Record<string, any> };
+/** Runs a Code node's JavaScript as n8n does (an async function body), with the globals it uses. */
+async function runCode(js: string, input: unknown[], opts: { nodes?: Record<string, unknown>; staticData?: Record<string, any>; executionId?: string } = {}): Promise<Item[]> {
+  const staticData = opts.staticData ?? {};
+  const $input = { all: () => input.map((json) => ({ json })), first: () => ({ json: input[0] }) };
+  const $ = (name: string) => {
+    if (!(name in (opts.nodes ?? {}))) throw new Error(`the code reads node "${name}", which the test did not provide`);
+    return { first: () => ({ json: opts.nodes![name] }) };
+  };
+  const fn = new Function('$input', '$', '$getWorkflowStaticData', '$execution', `return (async () => {\n${js}\n})();`);
+  return fn($input, $, () => staticData, { id: opts.executionId ?? '42' });
+}
+
+describe('n8n workflow files', () => {
+  it('are the four workflows, each well-formed, with credentials by reference only', () => {
+    assert.deepEqual([...workflows.keys()].sort(), ['activity-monitor.json', 'error-workflow.json', 'feedback-sync.json', 'rule-drafting.json']);
+    const ids = new Set<string>();
+    for (const [file, w] of workflows) {
+      assert.match(w.id, /^[A-Za-z0-9]{16}$/, `${file}: a fixed 16-character id, so execute --id and errorWorkflow can name it`);
+      assert.ok(!ids.has(w.id), `${file}: duplicate id`);
+      ids.add(w.id);
+      const names = new Set(w.nodes.map((n) => n.name));
+      assert.equal(names.size, w.nodes.length, `${file}: node names are unique`);
+      for (const [from, out] of Object.entries(w.connections)) {
+        assert.ok(names.has(from), `${file}: connection from unknown node ${from}`);
+        for (const c of out.main.flat()) assert.ok(names.has(c.node), `${file}: connection to unknown node ${c.node}`);
+      }
+      for (const n of w.nodes) {
+        for (const [type, ref] of Object.entries(n.credentials ?? {})) {
+          assert.deepEqual(Object.keys(ref).sort(), ['id', 'name'], `${file}/${n.name}: credential ${type} by id and name only`);
+        }
+        if (n.type === 'n8n-nodes-base.code') assert.doesNotThrow(() => new Function(`return (async () => {\n${String(n.parameters.jsCode)}\n})`), `${file}/${n.name}: JavaScript parses`);
+      }
+      assert.doesNotMatch(JSON.stringify(w), /whsec_|"password"|Bearer [A-Za-z0-9]/, `${file}: no secrets in the file`);
+      if (file !== 'error-workflow.json') assert.equal(w.settings.errorWorkflow, wf('error-workflow.json').id, `${file}: failures go to the error workflow`);
+    }
+  });
+
+  it('feedback sync turns OpenWebUI ratings into valid feedback.rated events', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const records = [
+      { id: 'f1', user_id: 'u1', type: 'rating', data: { rating: 1, model_id: 'aiproc', reason: 'accurate_information', comment: 'great' }, meta: { chat_id: 'c1', message_id: 'm1' }, created_at: now, updated_at: now },
+      { id: 'f2', user_id: 'u1', type: 'rating', data: { rating: -1, model_id: 'aiproc' }, meta: { chat_id: 'c2', message_id: 'm2' }, created_at: now, updated_at: now },
+      { id: 'f3', user_id: 'u2', type: 'rating', data: { rating: 1, details: { rating: 7 }, model_id: 'aiproc' }, meta: { chat_id: 'c3', message_id: 'm3' }, created_at: now, updated_at: now },
+      { id: 'f4', user_id: 'u2', type: 'rating', data: { rating: 1, model_id: 'llama3' }, meta: { chat_id: 'c4', message_id: 'm4' }, created_at: now, updated_at: now },
+      { id: 'f5', user_id: 'u2', type: 'arena', data: { rating: 1 }, meta: { chat_id: 'c5' }, created_at: now, updated_at: now },
+    ];
+    const js = code('feedback-sync.json', 'Ratings as feedback.rated');
+    const staticData: Record<string, any> = {};
+    const out = await runCode(js, records, { nodes: { Settings: { models: 'aiproc' } }, staticData });
+    assert.deepEqual(out.map((i) => i.json.id), ['openwebui-feedback-f1', 'openwebui-feedback-f2', 'openwebui-feedback-f3']);
+    const data = out.map((i) => FeedbackRatedSchema.parse(i.json.data));
+    assert.deepEqual(data.map((d) => d.rating), [{ thumbs: 'up' }, { thumbs: 'down' }, { score: 7 }]);
+    assert.deepEqual(data[0], { rating: { thumbs: 'up' }, chatId: 'c1', messageId: 'm1', comment: 'accurate_information: great', user: 'u1' });
+    assert.equal(staticData.watermark, now);
+    // Paginated OpenWebUI versions wrap the list in { items }; an empty models filter takes every model.
+    const wrapped = await runCode(js, [{ items: records }], { nodes: { Settings: { models: '' } } });
+    assert.equal(wrapped.length, 4);
+  });
+
+  it('activity monitor reports a failing model once per window, as valid performance.reported data', async () => {
+    const js = code('activity-monitor.json', 'Failures and slowness per model');
+    const staticData: Record<string, any> = {};
+    const msg = (type: string, data: Record<string, unknown>) => ({ fields: {}, properties: { headers: { 'ce-type': type } }, content: data });
+    const t = new Date().toISOString();
+    const done = msg('dev.aiproc.task.completed', { model: 'codellama-7b', startedAt: t, finishedAt: t });
+    const failed = msg('dev.aiproc.task.failed', { model: 'codellama-7b', error: 'boom' });
+    const reports: Item[] = [];
+    for (const m of [done, done, done, failed, failed, failed]) reports.push(...(await runCode(js, [m], { staticData })));
+    assert.equal(reports.length, 1, 'reported at the fifth task (2 of 5 failed), not again within the window');
+    const d = PerformanceReportedSchema.parse(reports[0]!.json.data);
+    assert.equal(d.model, 'codellama-7b');
+    assert.deepEqual({ tasks: d.figures.tasks, failures: d.figures.failures }, { tasks: 5, failures: 2 });
+    // The RabbitMQ node sends it as a binary-mode CloudEvent to the feedback exchange.
+    const send = wf('activity-monitor.json').nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmq')!;
+    assert.equal(send.parameters.exchange, 'aiproc.feedback');
+    const headers = Object.fromEntries((send.parameters.options as any).headers.header.map((h: any) => [h.key, h.value]));
+    assert.deepEqual(Object.keys(headers).sort(), ['ce-id', 'ce-model', 'ce-source', 'ce-specversion', 'ce-type', 'content-type']);
+    assert.equal(headers['ce-type'], 'dev.aiproc.performance.reported');
+  });
+
+  it('rule drafting asks the planner about low ratings and proposes its rule inactive', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const select = code('rule-drafting.json', 'Low-rated answers');
+    const settings = { plannerModel: 'codellama:7b-instruct', maxScore: 4, sinceHours: 24 };
+    const none = await runCode(select, [{ id: 'a', type: 'rating', data: { rating: 1, comment: 'fine' }, updated_at: now }], { nodes: { Settings: settings } });
+    assert.deepEqual(none, []);
+    const asked = await runCode(select, [
+      { id: 'b', type: 'rating', data: { rating: -1, reason: 'too_verbose', comment: 'way too long', model_id: 'aiproc' }, updated_at: now },
+      { id: 'c', type: 'rating', data: { rating: 1, details: { rating: 3 }, comment: 'missed the point' }, updated_at: now },
+      { id: 'd', type: 'rating', data: { rating: -1, comment: 'old' }, updated_at: now - 3 * 86400 },
+    ], { nodes: { Settings: settings } });
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]!.json.count, 2);
+    assert.equal(asked[0]!.json.request.model, 'codellama:7b-instruct');
+    assert.match(asked[0]!.json.request.messages[1].content, /way too long[\s\S]*missed the point/);
+
+    const propose = code('rule-drafting.json', 'rule.proposed (inactive)');
+    const drafted = await runCode(propose, [
+      { message: { content: JSON.stringify({ scope: 'merger', model: '*', text: 'Keep answers under 200 words.', reason: 'too verbose' }) } },
+      { message: { content: 'not json' } },
+    ]);
+    assert.equal(drafted.length, 1);
+    const rule = RuleProposedSchema.parse(drafted[0]!.json.data);
+    assert.deepEqual({ scope: rule.scope, active: rule.active, origin: rule.origin }, { scope: 'merger', active: false, origin: 'n8n' });
+  });
+
+  it('error workflow writes a log line and a valid performance.reported', async () => {
+    const js = code('error-workflow.json', 'Log line and performance.reported');
+    const trigger = { execution: { id: '7', error: { message: 'ECONNREFUSED' }, lastNodeExecuted: 'Fetch OpenWebUI feedback' }, workflow: { id: 'wf1', name: 'feedback sync' } };
+    const logged: string[] = [];
+    const original = console.log;
+    console.log = (...a: unknown[]) => void logged.push(a.join(' '));
+    let out: Item[];
+    try {
+      out = await runCode(js, [{}], { nodes: { 'Error Trigger': trigger } });
+    } finally {
+      console.log = original;
+    }
+    assert.match(logged.join('\n'), /feedback sync.*Fetch OpenWebUI feedback.*ECONNREFUSED/);
+    const d = PerformanceReportedSchema.parse(out[0]!.json.data);
+    assert.deepEqual(d.figures, { n8nWorkflowErrors: 1 });
+    assert.equal(out[0]!.json.id, 'n8n-error-wf1-7');
+  });
+});
