@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import pRetry from 'p-retry';
+import { startRuntime } from './app.ts';
+import { feedbackHandler } from './feedback/handler.ts';
+import { inferenceHandler } from './inference/handler.ts';
+import { AmqpBus } from './lib/bus/amqp/index.ts';
+import { loadModelsConfig } from './lib/config/models.ts';
+import { loadSettings } from './lib/config/settings.ts';
+import { ConfigError, messageOf } from './lib/errors.ts';
+import { EventTypes, type AiprocEvent } from './lib/events/index.ts';
+import { cloudEventsApp } from './lib/http/cloudevents.ts';
+import { createLogger } from './lib/log.ts';
+import { OllamaClient } from './lib/models/ollama.ts';
+import { createStore } from './lib/store/index.ts';
+import { mergerHandler, startRecovery } from './merger/handler.ts';
+
+const FUNCTIONS = ['splitter', 'inference', 'merger', 'feedback'] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+
+/**
+ * One function alone, as Knative runs it (`FUNCTION=splitter|inference|merger|feedback`):
+ * the splitter serves the OpenAI API and reads its own reply queue; the others take CloudEvents
+ * at `POST /` from Knative's RabbitMQ source (or the local dispatcher) and publish with amqplib.
+ * Connections that fail at start are retried with back-off, naming the setting, instead of crash-looping.
+ */
+async function run(): Promise<void> {
+  const fn = process.env.FUNCTION as FunctionName;
+  if (!FUNCTIONS.includes(fn)) throw new ConfigError(`FUNCTION must be one of ${FUNCTIONS.join(', ')}; got "${process.env.FUNCTION ?? ''}"`);
+  const settings = loadSettings();
+  const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
+  const slug = process.env.AIPROC_MODEL_SLUG;
+  if (fn === 'inference' && !config.models.some((m) => m.slug === slug))
+    throw new ConfigError(`AIPROC_MODEL_SLUG must name a model of ${settings.AIPROC_MODELS_FILE} (${config.models.map((m) => m.slug).join(', ')}); got "${slug ?? ''}"`);
+  const instance = `${fn}${slug ? `-${slug}` : ''}-${hostname().slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const log = createLogger(settings.LOG_LEVEL, { fn, instance });
+
+  const store = createStore(settings, log);
+  await pRetry(() => store.init(), {
+    retries: Number.POSITIVE_INFINITY,
+    maxTimeout: 30_000,
+    onFailedAttempt: ({ error, attemptNumber }) => log.warn({ attempt: attemptNumber, err: messageOf(error) }, 'store not reachable yet (DATABASE_URL / SUPABASE_URL); retrying'),
+  });
+  const bus = await AmqpBus.start({
+    url: settings.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    log,
+    instance,
+    models: config.models.map((m) => m.slug),
+    retryDelayMs: settings.AIPROC_RETRY_DELAY_MS,
+    relayDeadTasks: fn === 'merger',
+  });
+  const model = new OllamaClient({ host: settings.OLLAMA_HOST });
+
+  if (fn === 'splitter') {
+    const rt = await startRuntime({ settings, config, log, bus, store, model, roles: { splitter: true }, instance });
+    log.info({ url: rt.url }, 'splitter listening');
+    process.stdout.write(`listening on ${rt.url}\n`);
+    shutdown(async () => {
+      await rt.close();
+      await bus.close();
+      await store.close();
+    });
+    return;
+  }
+
+  const rt = await startRuntime({ settings, config, log, bus, store, model, roles: {}, instance, listen: false });
+  const ctx = rt.ctx;
+  const info = (signal: AbortSignal) => ({ attempt: 1, signal });
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await store.getJob('00000000-0000-0000-0000-000000000000');
+      if (fn === 'inference') {
+        const tag = config.models.find((m) => m.slug === slug)!.ollama;
+        const names = await OllamaClient.probe(settings.OLLAMA_HOST, 2000);
+        if (!names) throw new Error(`no Ollama answers at ${settings.OLLAMA_HOST}`);
+        if (!names.some((n) => n === tag || n === `${tag}:latest`)) throw new Error(`Ollama has not pulled ${tag} yet`);
+      }
+      return c.json({ status: 'ready' });
+    } catch (err) {
+      return c.json({ status: 'not ready', reason: messageOf(err) }, 503);
+    }
+  });
+  const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
+  let stopRecovery = () => {};
+  if (fn === 'inference') {
+    app.route('/', cloudEventsApp((ev, signal) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, ctx, info(signal)), { ...opts, accepts: [EventTypes.taskRequested] }));
+  } else if (fn === 'merger') {
+    app.route('/', cloudEventsApp((ev, signal) => mergerHandler(ev as never, ctx, info(signal)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
+    stopRecovery = startRecovery(ctx);
+  } else {
+    app.route('/', cloudEventsApp((ev, signal) => feedbackHandler(ev, ctx, info(signal)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
+  }
+  const server = serve({ fetch: app.fetch, hostname: settings.HOST, port: settings.PORT }, (a) => {
+    log.info({ port: a.port }, `${fn} listening`);
+    process.stdout.write(`listening on http://${settings.HOST}:${a.port}\n`);
+  });
+  shutdown(async () => {
+    stopRecovery();
+    await new Promise<void>((r) => server.close(() => r()));
+    await rt.close();
+    await bus.close();
+    await store.close();
+  });
+}
+
+function shutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+run().catch((err) => {
+  process.stderr.write(`aiproc ${process.env.FUNCTION ?? ''}: ${err instanceof ConfigError ? err.message : `could not start: ${messageOf(err)}`}\n`);
+  process.exit(1);
+});
