@@ -17,6 +17,7 @@ import type { ModelClient } from './lib/models/types.ts';
 import { RulesCache } from './lib/rules.ts';
 import type { Store } from './lib/store/types.ts';
 import { mergerHandler, startRecovery } from './merger/handler.ts';
+import { startEventsWebhook } from './lib/monitor/webhook.ts';
 import { createApi } from './splitter/api.ts';
 import { ReplyHub } from './splitter/replies.ts';
 
@@ -115,6 +116,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         onDeadLetter: async (ev, reason) => fctx.log.error({ id: ev.id, type: ev.type, reason }, 'feedback event dead-lettered'),
       }),
     );
+  }
+
+  // One process forwards the lifecycle events to an HTTP webhook (n8n without RabbitMQ access): the feedback one.
+  if (roles.feedback && settings.AIPROC_EVENTS_WEBHOOK_URL) {
+    const hook = await startEventsWebhook({
+      bus,
+      url: settings.AIPROC_EVENTS_WEBHOOK_URL,
+      log: log.child({ fn: 'events-webhook' }),
+      ...(settings.AIPROC_EVENTS_WEBHOOK_TOKEN && { token: settings.AIPROC_EVENTS_WEBHOOK_TOKEN }),
+    });
+    stops.push(() => hook.stop());
   }
 
   let app: Hono | undefined;
