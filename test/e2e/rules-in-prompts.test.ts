@@ -12,8 +12,8 @@ describe('rules shape the next answers', () => {
   const api = (path: string, body?: unknown) =>
     fetch(`${app.url}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const systemsBy = (from: number) => {
-    const out: Record<string, string[]> = { planner: [], part: [], merger: [] };
-    for (const c of ollama.received.slice(from)) out[roleOf(c)]!.push(c.messages.find((m) => m.role === 'system')?.content ?? '');
+    const out: { planner: string[]; part: string[]; merger: string[] } = { planner: [], part: [], merger: [] };
+    for (const c of ollama.received.slice(from)) out[roleOf(c)].push(c.messages.find((m) => m.role === 'system')?.content ?? '');
     return out;
   };
 
