@@ -1,4 +1,5 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import type { FunctionContext } from '../lib/context.ts';
@@ -36,8 +37,15 @@ export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, a
   const limit = ctx.settings.AIPROC_BODY_LIMIT;
   const app = new Hono();
 
-  app.post('/', async function receiveFeedback(c) {
-    const raw = await readBody(c, limit);
+  const tooLarge = bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new TooLargeError(`the body is larger than ${limit} bytes (AIPROC_BODY_LIMIT)`);
+    },
+  });
+
+  app.post('/', tooLarge, async function receiveFeedback(c) {
+    const raw = await c.req.text();
     check.check(c.req.raw.headers, raw);
     const event = toEvent(c.req.raw.headers, raw);
     await run(event);
@@ -58,14 +66,6 @@ class AiprocErrorFromHttp extends AiprocError {
   constructor(err: HTTPException) {
     super(err.message || 'request refused', err.status, err.status < 500 ? 'invalid_request_error' : 'server_error');
   }
-}
-
-async function readBody(c: Context, limit: number): Promise<string> {
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > limit) throw new TooLargeError(`the body is larger than ${limit} bytes`);
-  const buf = await c.req.arrayBuffer();
-  if (buf.byteLength > limit) throw new TooLargeError(`the body is larger than ${limit} bytes`);
-  return Buffer.from(buf).toString('utf8');
 }
 
 /** One CloudEvent from an HTTP request, or BadInputError saying what is wrong with it. */

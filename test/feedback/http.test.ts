@@ -106,6 +106,15 @@ describe('feedback HTTP endpoint', () => {
     assert.deepEqual(await scoresOf(jobId), [7]);
   });
 
+  it('refuses a body over AIPROC_BODY_LIMIT with 413 before reading it all', async () => {
+    const small = createFeedbackHttp(makeCtx(store, { AIPROC_BODY_LIMIT: '2048' }));
+    const jobId = await seedJob(store);
+    const m = HTTP.binary(ratingEvent({ jobId, rating: { score: 5 }, comment: 'x'.repeat(4000) }));
+    const res = await small.request('/', { method: 'POST', headers: m.headers as Record<string, string>, body: m.body as string });
+    await expectError(res, 413, /larger than 2048 bytes/);
+    assert.deepEqual(await scoresOf(jobId), []);
+  });
+
   it('answers 503 when the store says try again later', async () => {
     const ctx = makeCtx(store);
     const busy = createFeedbackHttp(ctx, async () => {
