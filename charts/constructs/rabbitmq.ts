@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { PART_OF } from './pod.ts';
@@ -107,6 +108,14 @@ export class TopologyBinding extends ApiObject {
   }
 }
 
+/** Annotation holding a hash of a source's spec (its spec is immutable once created). */
+export const SPEC_HASH_ANNOTATION = 'aiproc.dev/spec-hash';
+
+/** @example specHash({ a: 1 }) // 'a5e744d0164540d3' */
+export function specHash(spec: unknown): string {
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+}
+
 /** Props of a RabbitmqSource (eventing-rabbitmq) reading one predeclared queue. */
 export interface RabbitmqSourceProps extends TopologyBase {
   readonly name: string;
@@ -129,16 +138,23 @@ export class RabbitmqSource extends ApiObject {
   readonly queue: string;
   readonly sink: string;
   constructor(scope: Construct, id: string, props: RabbitmqSourceProps) {
+    const spec = {
+      rabbitmqClusterReference: { name: props.cluster },
+      rabbitmqResourcesConfig: { queueName: props.queue, predeclared: true, parallelism: props.parallelism, vhost: '/' },
+      delivery: { retry: props.retry, backoffPolicy: 'exponential', backoffDelay: props.backoffDelay },
+      sink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: props.sink } },
+    };
     super(scope, id, {
       apiVersion: 'sources.knative.dev/v1alpha1',
       kind: 'RabbitmqSource',
-      metadata: { name: props.name, namespace: props.namespace, labels: { ...PART_OF } },
-      spec: {
-        rabbitmqClusterReference: { name: props.cluster },
-        rabbitmqResourcesConfig: { queueName: props.queue, predeclared: true, parallelism: props.parallelism, vhost: '/' },
-        delivery: { retry: props.retry, backoffPolicy: 'exponential', backoffDelay: props.backoffDelay },
-        sink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: props.sink } },
+      metadata: {
+        name: props.name,
+        namespace: props.namespace,
+        labels: { ...PART_OF },
+        // The scripts compare this with the live object and recreate a source whose spec changed.
+        annotations: { [SPEC_HASH_ANNOTATION]: specHash(spec) },
       },
+      spec,
     });
     this.queue = props.queue;
     this.sink = props.sink;

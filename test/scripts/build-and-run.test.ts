@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from '../charts/support.ts';
+
+const sh = readFileSync(join(ROOT, 'build-and-run.sh'), 'utf8');
+const ps1 = readFileSync(join(ROOT, 'build-and-run.ps1'), 'utf8');
+
+/** Runs the shell script with a PATH that has no docker and no kubectl, as on this machine. */
+function script(...args: string[]) {
+  return spawnSync('bash', [join(ROOT, 'build-and-run.sh'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
+  });
+}
+
+const stepsOf = (out: string) => [...out.matchAll(/^==> \[\d+\] ([a-z-]+):/gm)].map((m) => m[1]);
+
+const ALL_STEPS = ['preflight', 'dependencies', 'kubernetes-version', 'platform', 'knative-config', 'gpu', 'secrets', 'build', 'synth', 'apply', 'wait', 'urls'];
+
+describe('build-and-run.sh --dry-run', () => {
+  it('prints the plan (what it would install, build and apply) and exits 0', () => {
+    // GIVEN no docker, no kubectl, no cluster
+    // WHEN the script runs as a dry run
+    const r = script('--dry-run');
+    // THEN it succeeds and walks every step in order
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(stepsOf(r.stdout), ALL_STEPS);
+    // AND says what it would install, build and apply
+    assert.match(r.stdout, /would run: kubectl .*apply --server-side .*knative\/serving\/releases\/download\/knative-v[\d.]+\/serving-core\.yaml/);
+    assert.match(r.stdout, /would run: kubectl .*eventing-rabbitmq\/releases\/download\/knative-v[\d.]+\/rabbitmq-source\.yaml/);
+    assert.match(r.stdout, /would run: docker build -f images\/functions\.Dockerfile -t dev\.local\/aiproc-functions:[0-9a-f]{12} \./);
+    assert.match(r.stdout, /would apply dist\/\d{4}-aiproc-platform\.k8s\.yaml\t\d+ objects: .*RabbitmqCluster/);
+    assert.match(r.stdout, /would apply dist\/\d{4}-aiproc-functions\.k8s\.yaml\t\d+ objects: .*RabbitmqSource/);
+    assert.match(r.stdout, /max-revision-timeout-seconds/);
+    assert.match(r.stdout, /OpenWebUI: +http:\/\/localhost:3000/);
+    assert.equal(r.stderr, '');
+  });
+
+  it('takes the models list and CPU-only, and plans for them', () => {
+    // GIVEN one model and CPU-only
+    const r = script('--dry-run', '--cpu-only', '--models', 'codellama-7b');
+    // THEN the plan says so and leaves out the GPU plugin
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /models: codellama-7b/);
+    assert.match(r.stdout, /NOTICE: CPU-only/);
+    assert.doesNotMatch(r.stdout, /aiproc-gpu\.k8s\.yaml/);
+    assert.match(r.stdout, /would apply dist\/\d{4}-aiproc-functions\.k8s\.yaml\t\d+ objects: .*\b4 RabbitmqSource\b/);
+  });
+
+  it('refuses a models list the charts cannot deploy, naming the problem', () => {
+    const r = script('--dry-run', '--models', 'nope');
+    assert.equal(r.status, 1);
+    assert.match(r.stdout + r.stderr, /AIPROC_MODELS: "nope" is not a configured model slug/);
+  });
+
+  it('--down plans the removal and keeps the data', () => {
+    const r = script('--dry-run', '--down');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(stepsOf(r.stdout), ['preflight', 'down']);
+    assert.match(r.stdout, /kept: namespace aiproc, its PersistentVolumeClaims/);
+    assert.doesNotMatch(r.stdout, /delete[^\n]*(pvc|persistentvolumeclaim|namespace )/i);
+  });
+
+  it('rejects an unknown option with exit 2', () => {
+    const r = script('--dry-runn');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown option: --dry-runn/);
+  });
+});
+
+describe('build-and-run.ps1 mirrors build-and-run.sh step for step', () => {
+  it('declares the same named steps, with the same titles, in the same order (run and --down)', () => {
+    // GIVEN the step calls of each script
+    const shSteps = [...sh.matchAll(/^\s*run_step ([a-z-]+) "([^"]+)"/gm)].map((m) => `${m[1]}: ${m[2]}`);
+    const psSteps = [...ps1.matchAll(/^\s*Invoke-Step '([a-z-]+)' (?:'([^']+)'|"([^"]+)")/gm)].map((m) => `${m[1]}: ${m[2] ?? m[3]}`);
+    // THEN they are the same list
+    assert.ok(shSteps.length >= ALL_STEPS.length + 2);
+    assert.deepEqual(psSteps, shSteps);
+    // AND every step has an implementation in both
+    for (const name of new Set(shSteps.map((s) => s.split(':')[0]!))) {
+      assert.match(sh, new RegExp(`^step_${name.replaceAll('-', '_')}\\(\\) \\{`, 'm'), `build-and-run.sh lacks step_${name}`);
+      assert.match(ps1, new RegExp(`^function Step-${name} \\{`, 'm'), `build-and-run.ps1 lacks Step-${name}`);
+    }
+  });
+
+  it('takes the same parameters', () => {
+    // GIVEN the long options of the shell script
+    const shOptions = [...sh.matchAll(/^\s+--([a-z-]+)\) /gm)].map((m) => m[1]!);
+    // WHEN they are written as PowerShell parameter names
+    const pascal = shOptions.map((o) => o.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(''));
+    // THEN the PowerShell script declares each of them
+    assert.ok(pascal.includes('Down') && pascal.includes('CpuOnly') && pascal.includes('Models'));
+    for (const p of pascal) assert.match(ps1, new RegExp(`\\$${p}\\b`), `build-and-run.ps1 has no -${p}`);
+  });
+
+  it('installs the same platform pieces, at the same versions, and sets the same Knative settings', () => {
+    const norm = (s: string) => s.replace(/\$[A-Za-z_]+/g, '$V');
+    const shUrls = [...sh.matchAll(/^\s*apply_url "([^"]+)"/gm)].map((m) => norm(m[1]!));
+    const psUrls = [...ps1.matchAll(/^\s*Apply-Url "([^"]+)"/gm)].map((m) => norm(m[1]!));
+    assert.ok(shUrls.length >= 8);
+    assert.deepEqual(psUrls, shUrls);
+    const shPatches = [...sh.matchAll(/^\s*patch_cm (\S+) (\S+) '([^']+)'/gm)].map((m) => m.slice(1).join(' '));
+    const psPatches = [...ps1.matchAll(/^\s*Patch-ConfigMap '([^']+)' '([^']+)' '([^']+)'/gm)].map((m) => m.slice(1).join(' '));
+    assert.ok(shPatches.length >= 5);
+    assert.deepEqual(psPatches, shPatches);
+    for (const [name, value] of sh.matchAll(/^([A-Z_]+_VERSION|MIN_KUBERNETES)="\$\{\1:-([^}]+)\}"/gm).map((m) => [m[1], m[2]])) {
+      assert.match(ps1, new RegExp(`Get-Setting '${name}' '${value!.replaceAll('.', '\\.')}'`), `${name} differs`);
+    }
+  });
+});
