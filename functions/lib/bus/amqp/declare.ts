@@ -106,10 +106,18 @@ export async function declareTopology(model: ChannelModel, slugs: readonly strin
   }
 }
 
-/** The exclusive reply queue of a splitter instance, bound by its name; gone with its connection. */
+/** How long a splitter's reply queue outlives its last consumer (a splitter gone for good). */
+export const REPLY_QUEUE_EXPIRES_MS = 5 * 60_000;
+
+/**
+ * The reply queue of a splitter instance, bound by its name. Not `exclusive`: an exclusive queue
+ * dies with its connection, so the replies sent while the splitter reconnects would be lost and
+ * its open HTTP responses would hang. This one outlives a reconnect and expires (x-expires) once
+ * no splitter has used it for a while.
+ */
 export async function declareReplyQueue(ch: Channel, instance: string): Promise<string> {
   const name = Queues.reply(instance);
-  await ch.assertQueue(name, { exclusive: true, durable: false, autoDelete: true });
+  await ch.assertQueue(name, { durable: true, arguments: { 'x-expires': REPLY_QUEUE_EXPIRES_MS } });
   await ch.bindQueue(name, Exchanges.replies, instance);
   return name;
 }
