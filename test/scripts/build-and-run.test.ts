@@ -107,7 +107,9 @@ describe('build-and-run.ps1 mirrors build-and-run.sh step for step', () => {
     const psPatches = [...ps1.matchAll(/^\s*Patch-ConfigMap '([^']+)' '([^']+)' '([^']+)'/gm)].map((m) => m.slice(1).join(' '));
     assert.ok(shPatches.length >= 5);
     assert.deepEqual(psPatches, shPatches);
-    for (const [name, value] of sh.matchAll(/^([A-Z_]+_VERSION|MIN_KUBERNETES)="\$\{\1:-([^}]+)\}"/gm).map((m) => [m[1], m[2]])) {
+    const versions = [...sh.matchAll(/^([A-Z_]+_VERSION|MIN_KUBERNETES)="\$\{\1:-([^}]+)\}"/gm)];
+    assert.equal(versions.length, 7);
+    for (const [, name, value] of versions) {
       assert.match(ps1, new RegExp(`Get-Setting '${name}' '${value!.replaceAll('.', '\\.')}'`), `${name} differs`);
     }
   });
