@@ -1,7 +1,6 @@
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
-import { DEAD_TASKS_QUEUE } from '../functions/lib/bus/amqp/declare.ts';
 import { Queues } from '../functions/lib/bus/topology.ts';
 import type { ChartConfig, DeployedModel } from './config.ts';
 import { functionsImage, OfficialImages } from './images.ts';
@@ -104,7 +103,15 @@ export class FunctionsChart extends Chart {
         labels: labelsOf('splitter'),
         ...scale(FunctionScaling.splitter),
         timeoutSeconds: SPLITTER_TIMEOUT_S,
-        containers: [functionContainer('splitter', [secretEnv(SecretKeys.apiKeys), ...plainEnv({ OLLAMA_HOST: ollamaUrl(cfg.models.planner) })])],
+        // The splitter also takes feedback at /v1/feedback (what the n8n workflows call), so it checks those tokens too.
+        containers: [
+          functionContainer('splitter', [
+            secretEnv(SecretKeys.apiKeys),
+            secretEnv(SecretKeys.feedbackTokens),
+            secretEnv(SecretKeys.webhookSecrets),
+            ...plainEnv({ OLLAMA_HOST: ollamaUrl(cfg.models.planner) }),
+          ]),
+        ],
         volumes: [configVolume],
       }),
     );
@@ -161,8 +168,8 @@ export class FunctionsChart extends Chart {
     for (const m of cfg.deployed) source(`tasks-${m.slug}`, Queues.task(m.slug), inferenceServiceName(m.slug), m.scaling.max * m.scaling.concurrency);
     const mergerParallelism = FunctionScaling.merger.max * FunctionScaling.merger.concurrency;
     source('results', Queues.results, 'merger', mergerParallelism);
-    // Dead-lettered task.requested events go to the merger, which records them as failed parts.
-    source('dead-tasks', DEAD_TASKS_QUEUE, 'merger', mergerParallelism);
+    // No source reads aiproc.dead.tasks: the merger consumes it itself (functions/serve.ts relays
+    // dead-lettered parts as task.failed), so a second consumer there would steal its messages.
     source('feedback', Queues.feedback, 'feedback', FunctionScaling.feedback.max * FunctionScaling.feedback.concurrency);
   }
 

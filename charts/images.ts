@@ -17,7 +17,7 @@ export const OfficialImages = {
   postgres: 'supabase/postgres:15.8.1.060',
   postgrest: 'postgrest/postgrest:v12.2.12',
   gateway: 'nginx:1.29-alpine',
-  n8n: 'n8nio/n8n:1.107.4',
+  n8n: 'n8nio/n8n:2.2.3',
   openwebui: 'ghcr.io/open-webui/open-webui:v0.6.34',
   devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4',
 } as const;

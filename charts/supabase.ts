@@ -33,40 +33,35 @@ export function readMigrations(dir: string): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 }
 
+/** The advisory lock functions/lib/store/migrate.ts takes: the Job and a SQL store never migrate at once. */
+const MIGRATION_LOCK_KEY = 7_306_930_001;
+
 /**
- * Applies each migration once, in order, in its own transaction, recording it where the Supabase
- * CLI does (`supabase_migrations.schema_migrations`), so re-running the Job changes nothing.
- * Then it gives PostgREST's login role its password and the API roles the `aiproc` schema.
+ * Applies each migration once, in name order, each in its own transaction, recording it where the
+ * project's own migrator does (`aiproc.schema_migrations`, functions/lib/store/migrate.ts), so the
+ * Job and a function started with DATABASE_URL agree on what is applied. It first gives PostgREST's
+ * login role (`authenticator`) its password.
  */
 const MIGRATE_SCRIPT = `set -eu
 until pg_isready -q; do echo "waiting for postgres at $PGHOST"; sleep 2; done
 psql -v ON_ERROR_STOP=1 -v pgpass="$PGPASSWORD" <<'SQL'
 ALTER ROLE authenticator WITH PASSWORD :'pgpass';
-CREATE SCHEMA IF NOT EXISTS supabase_migrations;
-CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, name text, statements text[]);
+CREATE SCHEMA IF NOT EXISTS aiproc;
+CREATE TABLE IF NOT EXISTS aiproc.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE aiproc.schema_migrations ENABLE ROW LEVEL SECURITY;
 SQL
 for f in $(ls /migrations/*.sql 2>/dev/null | sort); do
-  base=$(basename "$f" .sql); version="\${base%%_*}"; name="\${base#*_}"
-  applied=$(psql -tA -v v="$version" <<'SQL'
-SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = :'v';
+  name=$(basename "$f")
+  applied=$(psql -tA -v n="$name" <<'SQL'
+SELECT count(*) FROM aiproc.schema_migrations WHERE name = :'n';
 SQL
 )
-  if [ "$applied" = "1" ]; then echo "already applied: $base"; continue; fi
-  echo "applying: $base"
-  { cat "$f"; echo; echo "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES (:'v', :'n');"; } \\
-    | psql -v ON_ERROR_STOP=1 --single-transaction -v v="$version" -v n="$name"
+  if [ "$applied" = "1" ]; then echo "already applied: $name"; continue; fi
+  echo "applying: $name"
+  { echo "SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY});"; cat "$f"; echo; echo "INSERT INTO aiproc.schema_migrations (name) VALUES (:'n') ON CONFLICT DO NOTHING;"; } \\
+    | psql -v ON_ERROR_STOP=1 --single-transaction -v n="$name"
 done
-psql -v ON_ERROR_STOP=1 <<'SQL'
-DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'aiproc') THEN
-    GRANT USAGE ON SCHEMA aiproc TO anon, authenticated, service_role;
-    GRANT ALL ON ALL TABLES IN SCHEMA aiproc TO service_role;
-    GRANT ALL ON ALL SEQUENCES IN SCHEMA aiproc TO service_role;
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aiproc TO service_role;
-  END IF;
-END $$;
-NOTIFY pgrst, 'reload schema';
-SQL
+psql -v ON_ERROR_STOP=1 -c "NOTIFY pgrst, 'reload schema'"
 echo "migrations done"
 `;
 

@@ -41,7 +41,7 @@ describe('the charts hold together', () => {
     }
   });
 
-  it('every queue a source reads is predeclared, with a dead-letter exchange or as the dead-letter queue itself', () => {
+  it('every queue a source reads is predeclared, with a dead-letter exchange', () => {
     const dlx = exchanges.find((e) => e.spec.name === Exchanges.dead);
     assert.ok(dlx, 'the dead-letter exchange is declared');
     // A parking queue on the dead-letter exchange keeps a copy of every dead letter.
@@ -53,15 +53,12 @@ describe('the charts hold together', () => {
       // WHEN its queue is looked up among the topology objects
       const q = queues.find((x) => x.spec.name === rc.queueName);
       assert.ok(q, `${idOf(s)}: queue ${rc.queueName} is not declared`);
-      const fedByDlx = bindings.some((b) => b.spec.source === Exchanges.dead && b.spec.destination === rc.queueName);
       // THEN a failed delivery (nack without requeue) dead-letters instead of vanishing
-      if (!fedByDlx) {
-        assert.equal(q.spec.arguments['x-dead-letter-exchange'], Exchanges.dead, `${rc.queueName} has no dead-letter exchange`);
-        assert.equal(q.spec.arguments['x-dead-letter-strategy'], 'at-least-once');
-        assert.equal(q.spec.arguments['x-overflow'], 'reject-publish');
-        assert.equal(q.spec.type, 'quorum');
-        assert.ok(Number(q.spec.arguments['x-delivery-limit']) > 0);
-      }
+      assert.equal(q.spec.arguments['x-dead-letter-exchange'], Exchanges.dead, `${rc.queueName} has no dead-letter exchange`);
+      assert.equal(q.spec.arguments['x-dead-letter-strategy'], 'at-least-once');
+      assert.equal(q.spec.arguments['x-overflow'], 'reject-publish');
+      assert.equal(q.spec.type, 'quorum');
+      assert.ok(Number(q.spec.arguments['x-delivery-limit']) > 0);
       // AND the queue is bound to an exchange that is declared
       const bound = bindings.filter((b) => b.spec.destination === rc.queueName);
       assert.ok(bound.length > 0, `${rc.queueName} is bound to nothing`);

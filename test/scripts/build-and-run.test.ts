@@ -48,7 +48,7 @@ describe('build-and-run.sh --dry-run', () => {
     assert.match(r.stdout, /models: codellama-7b/);
     assert.match(r.stdout, /NOTICE: CPU-only/);
     assert.doesNotMatch(r.stdout, /aiproc-gpu\.k8s\.yaml/);
-    assert.match(r.stdout, /would apply dist\/\d{4}-aiproc-functions\.k8s\.yaml\t\d+ objects: .*\b4 RabbitmqSource\b/);
+    assert.match(r.stdout, /would apply dist\/\d{4}-aiproc-functions\.k8s\.yaml\t\d+ objects: .*\b3 RabbitmqSource\b/);
   });
 
   it('refuses a models list the charts cannot deploy, naming the problem', () => {
