@@ -41,7 +41,7 @@ export interface PrivatePostgres {
  * root), so that restarting it disturbs nobody: the machine's shared server is never touched.
  * @example const db = await startPrivatePostgres(); … await db.restart(); … await db.stop()
  */
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(opts: { fsync?: boolean } = {}): Promise<PrivatePostgres> {
   const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
   const bin = versions.length ? `/usr/lib/postgresql/${versions.at(-1)}/bin` : '';
   if (!bin || !existsSync(join(bin, 'initdb'))) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)');
@@ -59,7 +59,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let proc: ChildProcess | null = null;
   const up = async () => {
-    proc = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=300'], {
+    proc = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', `fsync=${opts.fsync ? 'on' : 'off'}`, '-c', 'max_connections=300'], {
       ...ids,
       cwd: dir,
       stdio: 'ignore',

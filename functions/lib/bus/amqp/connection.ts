@@ -70,6 +70,9 @@ export class AmqpConnection {
     const where = redactUrl(opts.url);
     const model = await amqp.connect(opts.url, {
       clientProperties: { connection_name: opts.name },
+      // amqplib leaves Nagle on: a lone publish or ack then waits for the peer's delayed ACK
+      // (~40 ms a hop). Messages here are small and latency matters, so send at once.
+      noDelay: true,
       recovery: {
         waitForConnect: false,
         initialDelay: 200,
