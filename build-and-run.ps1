@@ -197,7 +197,7 @@ function Step-knative-config {
   Patch-ConfigMap 'knative-serving' 'config-domain' '{"127.0.0.1.sslip.io":""}'
   Patch-ConfigMap 'knative-serving' 'config-features' '{"kubernetes.podspec-persistent-volume-claim":"enabled","kubernetes.podspec-persistent-volume-write":"enabled","kubernetes.podspec-tolerations":"enabled","kubernetes.podspec-nodeselector":"enabled","kubernetes.podspec-securitycontext":"enabled"}'
   # Streamed answers run long: the splitter asks for 3600 s, above the 600 s default ceiling.
-  Patch-ConfigMap 'knative-serving' 'config-defaults' '{"max-revision-timeout-seconds":"3600","revision-response-start-timeout-seconds":"600"}'
+  Patch-ConfigMap 'knative-serving' 'config-defaults' '{"max-revision-timeout-seconds":"3600"}'
   # A first model pull takes long; dev.local images are local, never resolved in a registry.
   Patch-ConfigMap 'knative-serving' 'config-deployment' '{"progress-deadline":"3600s","registries-skipping-tag-resolving":"kind.local,ko.local,dev.local"}'
 }

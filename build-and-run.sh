@@ -107,10 +107,13 @@ synth_env() {
   export AIPROC_CPU_ONLY="$CPU_ONLY" AIPROC_GPU_SHARING="$GPU_SHARING" AIPROC_IMAGE_TAG="${IMAGE_TAG:-dev}"
 }
 
+# sha256sum (Linux) or shasum (macOS).
+sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
+
 # A content hash of what goes into the functions image, so a changed image gets a new tag.
 image_tag() {
   find functions supabase images package.json package-lock.json models.json -type f 2>/dev/null \
-    | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12
+    | LC_ALL=C sort | while IFS= read -r f; do sha256 "$f"; done | sha256 | cut -c1-12
 }
 
 run_step() {
@@ -194,7 +197,7 @@ step_knative_config() {
   patch_cm knative-serving config-domain '{"127.0.0.1.sslip.io":""}'
   patch_cm knative-serving config-features '{"kubernetes.podspec-persistent-volume-claim":"enabled","kubernetes.podspec-persistent-volume-write":"enabled","kubernetes.podspec-tolerations":"enabled","kubernetes.podspec-nodeselector":"enabled","kubernetes.podspec-securitycontext":"enabled"}'
   # Streamed answers run long: the splitter asks for 3600 s, above the 600 s default ceiling.
-  patch_cm knative-serving config-defaults '{"max-revision-timeout-seconds":"3600","revision-response-start-timeout-seconds":"600"}'
+  patch_cm knative-serving config-defaults '{"max-revision-timeout-seconds":"3600"}'
   # A first model pull takes long; dev.local images are local, never resolved in a registry.
   patch_cm knative-serving config-deployment '{"progress-deadline":"3600s","registries-skipping-tag-resolving":"kind.local,ko.local,dev.local"}'
 }

@@ -22,7 +22,7 @@ export const RABBITMQ_CLUSTER = 'aiproc-rabbitmq';
 export class PlatformChart extends Chart {
   readonly rabbitmq: RabbitmqCluster;
   readonly queues: TopologyQueue[] = [];
-  /** Undefined with an external Supabase (its URL then comes from the settings). */
+  /** Where the functions find the database: in the cluster, or the external Supabase of the settings. */
   readonly store: StoreEndpoints;
 
   constructor(scope: Construct, id: string, cfg: ChartConfig, root: string) {
