@@ -1,0 +1,195 @@
+/**
+ * The n8n workflows in a real n8n: `npm run test:n8n`.
+ *
+ * n8n is large (about 3 GB installed), so it lives outside the project, in
+ * `~/.cache/aiproc/n8n` (AIPROC_N8N_CACHE), installed on first use with the npm registry and
+ * reused after. Its install scripts are skipped: they only build optional native modules
+ * (Kafka, SQLite) by downloading sources from the internet; n8n here keeps its data in a fresh
+ * PostgreSQL database (127.0.0.1:5432, user postgres) instead of SQLite.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { serve, type ServerType } from '@hono/node-server';
+import pg from 'pg';
+import { createFeedbackHttp } from '../../functions/feedback/http.ts';
+import type { Store } from '../../functions/lib/store/types.ts';
+import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
+
+/** The newest n8n whose dependencies all resolve from the registry here (2.41.3 names an @n8n/agents that is missing). */
+const N8N_VERSION = '2.41.1';
+const cacheDir = process.env.AIPROC_N8N_CACHE ?? join(homedir(), '.cache', 'aiproc', 'n8n');
+const n8nBin = join(cacheDir, 'node_modules', '.bin', 'n8n');
+const repoN8n = join(import.meta.dirname, '..', '..', 'n8n');
+// n8n needs Node 24: the one running this test (node_modules/.bin/node) goes first on PATH.
+const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+
+interface Run { code: number | null; out: string }
+/** Runs a command to its end (resolves on 'close'), output collected. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+async function ensureN8n(): Promise<void> {
+  const pkg = join(cacheDir, 'node_modules', 'n8n', 'package.json');
+  if (existsSync(n8nBin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === N8N_VERSION) return;
+  await mkdir(cacheDir, { recursive: true });
+  if (!existsSync(join(cacheDir, 'package.json'))) await writeFile(join(cacheDir, 'package.json'), '{"name":"aiproc-n8n-cache","private":true}\n');
+  process.stderr.write(`installing n8n@${N8N_VERSION} into ${cacheDir} (once; several minutes)…\n`);
+  const r = await run('npm', ['install', '--prefix', cacheDir, '--ignore-scripts', '--no-audit', '--no-fund', `n8n@${N8N_VERSION}`], { ...process.env, PATH });
+  assert.equal(r.code, 0, `npm install n8n failed:\n${r.out.slice(-4000)}`);
+}
+
+interface N8nNode { name: string; type: string; typeVersion: number; parameters: Record<string, any>; credentials?: Record<string, { id: string; name: string }> }
+interface Workflow { id: string; name: string; nodes: N8nNode[] }
+const readWorkflow = (file: string) => JSON.parse(readFileSync(join(repoN8n, file), 'utf8')) as Workflow;
+
+describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
+  const database = `aiproc_n8n_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+  const feedbackToken = `fb-${randomUUID()}`;
+  const openwebuiKey = `sk-${randomUUID()}`;
+  let userFolder: string;
+  let env: NodeJS.ProcessEnv;
+  let store: Store;
+  let feedbackServer: ServerType;
+  let feedbackUrl: string;
+  const feedbackCalls: Array<{ headers: IncomingHttpHeaders; status: number }> = [];
+  let openwebui: ReturnType<typeof createServer>;
+  let openwebuiUrl: string;
+  const openwebuiCalls: IncomingHttpHeaders[] = [];
+  let chatId: string;
+  let messageId: string;
+  let jobId: string;
+
+  const n8n = (...args: string[]) => run(n8nBin, args, env, userFolder);
+
+  before(async () => {
+    await ensureN8n();
+    await admin.connect();
+    await admin.query(`create database ${database}`);
+    userFolder = await mkdtemp(join(tmpdir(), 'aiproc-n8n-'));
+    env = {
+      PATH,
+      HOME: userFolder,
+      N8N_USER_FOLDER: userFolder,
+      N8N_ENCRYPTION_KEY: randomBytes(24).toString('hex'),
+      DB_TYPE: 'postgresdb',
+      DB_POSTGRESDB_HOST: '127.0.0.1',
+      DB_POSTGRESDB_PORT: '5432',
+      DB_POSTGRESDB_USER: 'postgres',
+      DB_POSTGRESDB_DATABASE: database,
+      N8N_DIAGNOSTICS_ENABLED: 'false',
+      N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+      N8N_PERSONALIZATION_ENABLED: 'false',
+      N8N_LOG_LEVEL: 'info',
+    };
+
+    // The feedback function, on a real port, with the real store.
+    store = await openStore();
+    chatId = `chat-${randomUUID()}`;
+    messageId = `msg-${randomUUID()}`;
+    jobId = await seedJob(store, { chatId, messageId });
+    const app = createFeedbackHttp(makeCtx(store, { AIPROC_FEEDBACK_TOKENS: feedbackToken }));
+    feedbackServer = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: async (req) => {
+        const res = await app.fetch(req);
+        feedbackCalls.push({ headers: Object.fromEntries(req.headers), status: res.status });
+        return res;
+      }, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    feedbackUrl = `http://127.0.0.1:${(feedbackServer.address() as AddressInfo).port}/`;
+
+    // A stand-in for OpenWebUI's GET /api/v1/evaluations/feedbacks/all (admin only).
+    const now = Math.floor(Date.now() / 1000);
+    const records = [
+      { id: 'fb-known', user_id: 'user-1', version: 0, type: 'rating', data: { rating: 1, details: { rating: 9 }, model_id: 'aiproc', reason: 'thorough_explanation', comment: 'spot on' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
+      { id: 'fb-elsewhere', user_id: 'user-1', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc' }, meta: { chat_id: 'chat-not-aiproc', message_id: 'msg-not-aiproc' }, created_at: now, updated_at: now },
+    ];
+    openwebui = createServer((req, res) => {
+      openwebuiCalls.push(req.headers);
+      if (req.url !== '/api/v1/evaluations/feedbacks/all') return void res.writeHead(404).end('{"detail":"Not Found"}');
+      if (req.headers.authorization !== `Bearer ${openwebuiKey}`) return void res.writeHead(401).end('{"detail":"Not authenticated"}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(records));
+    });
+    await new Promise<void>((r) => openwebui.listen(0, '127.0.0.1', r));
+    openwebuiUrl = `http://127.0.0.1:${(openwebui.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await new Promise<void>((r) => (openwebui ? openwebui.close(() => r()) : r()));
+    await new Promise<void>((r) => (feedbackServer ? feedbackServer.close(() => r()) : r()));
+    await store?.close();
+    await admin.query(`drop database if exists ${database} with (force)`).catch(() => {});
+    await admin.end();
+    if (userFolder) await rm(userFolder, { recursive: true, force: true });
+  });
+
+  it('imports every workflow file as it is, and every node type and credential type it uses exists', async () => {
+    const r = await n8n('import:workflow', '--separate', `--input=${repoN8n}`);
+    assert.equal(r.code, 0, r.out.slice(-4000));
+    const files = (await readdir(repoN8n)).filter((f) => f.endsWith('.json'));
+    const listed = await n8n('list:workflow');
+    assert.equal(listed.code, 0, listed.out.slice(-2000));
+    for (const f of files) assert.match(listed.out, new RegExp(`^${readWorkflow(f).id}\\|`, 'm'), `${f} imported`);
+
+    const base = join(cacheDir, 'node_modules', 'n8n-nodes-base', 'dist', 'types');
+    const nodeTypes = JSON.parse(readFileSync(join(base, 'nodes.json'), 'utf8')) as Array<{ name: string; version: number | number[] }>;
+    const credentialTypes = new Set((JSON.parse(readFileSync(join(base, 'credentials.json'), 'utf8')) as Array<{ name: string }>).map((c) => c.name));
+    const known = (type: string, version: number) =>
+      nodeTypes.some((t) => `n8n-nodes-base.${t.name}` === type && [t.version].flat().includes(version));
+    for (const f of files) {
+      for (const node of readWorkflow(f).nodes) {
+        assert.ok(known(node.type, node.typeVersion), `${f}: node "${node.name}" is ${node.type} v${node.typeVersion}, which n8n ${N8N_VERSION} does not have`);
+        for (const type of Object.keys(node.credentials ?? {})) assert.ok(credentialTypes.has(type), `${f}: credential type ${type} unknown to n8n`);
+      }
+    }
+  });
+
+  it('executes the feedback sync against a stand-in OpenWebUI, and the rating reaches the feedback function and is stored', async () => {
+    // The same workflow, its Settings pointed at the stand-ins; importing it again replaces it (same id).
+    const wf = readWorkflow('feedback-sync.json');
+    const settings = wf.nodes.find((n) => n.name === 'Settings')!;
+    for (const a of settings.parameters.assignments.assignments as Array<{ name: string; value: unknown }>) {
+      if (a.name === 'openwebuiUrl') a.value = openwebuiUrl;
+      if (a.name === 'feedbackUrl') a.value = feedbackUrl;
+    }
+    const dir = await mkdtemp(join(userFolder, 'import-'));
+    await writeFile(join(dir, 'feedback-sync.json'), JSON.stringify(wf));
+    // The credentials the workflow names, by the same ids.
+    const refs = Object.fromEntries(wf.nodes.flatMap((n) => Object.values(n.credentials ?? {})).map((c) => [c.name, c.id]));
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify([
+      { id: refs['aiproc feedback token'], name: 'aiproc feedback token', type: 'httpBearerAuth', data: { token: feedbackToken } },
+      { id: refs['OpenWebUI admin API key'], name: 'OpenWebUI admin API key', type: 'httpBearerAuth', data: { token: openwebuiKey } },
+    ]));
+    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(dir, 'feedback-sync.json')}`]]) {
+      const r = await n8n(...args);
+      assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
+    }
+
+    const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
+    assert.equal(r.code, 0, r.out.slice(-6000));
+
+    assert.equal(openwebuiCalls.length, 1);
+    assert.equal(openwebuiCalls[0]!.authorization, `Bearer ${openwebuiKey}`);
+    // Both ratings were sent as CloudEvents with the token; the one of a chat aiproc never saw was refused.
+    assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-id'], c.status]), [['openwebui-feedback-fb-known', 202], ['openwebui-feedback-fb-elsewhere', 400]]);
+    assert.ok(feedbackCalls.every((c) => c.headers.authorization === `Bearer ${feedbackToken}` && c.headers['ce-type'] === 'dev.aiproc.feedback.rated'));
+    const rated = (await store.ratedJobs(1)).filter((x) => x.job.id === jobId);
+    assert.deepEqual(rated.map((x) => x.score), [9]);
+  });
+});
