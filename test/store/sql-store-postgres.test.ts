@@ -4,7 +4,7 @@ import { RetryLaterError } from '../../functions/lib/errors.ts';
 import { createStore } from '../../functions/lib/store/index.ts';
 import { pgDriver } from '../../functions/lib/store/pg-driver.ts';
 import { SqlStore } from '../../functions/lib/store/sql-store.ts';
-import { newJob, storeContract } from './contract.ts';
+import { newJob, plannedJob, result, storeContract } from './contract.ts';
 import { adminClient, freshDatabase } from './fresh-database.ts';
 
 const db = await freshDatabase();
@@ -68,6 +68,76 @@ describe('SqlStore on Postgres', () => {
     } finally {
       await admin.end();
       await driver.close();
+    }
+  });
+});
+
+/**
+ * Holds row locks on a third connection while `fire` starts its calls, waits until `waiters`
+ * backends queue on locks in this database, then lets them all go at once: a true race.
+ */
+async function startTogether<T>(lockSql: string, params: unknown[], waiters: number, fire: () => Promise<T>): Promise<T> {
+  const gate = await adminClient(db.url);
+  // Watched from outside the gate's transaction: inside one, pg_stat_activity is a frozen snapshot.
+  const watch = await adminClient(db.url);
+  try {
+    await gate.query('begin');
+    await gate.query(lockSql, params);
+    const racing = fire();
+    racing.catch(() => {});
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await watch.query(
+        "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      );
+      if (rows[0].n >= waiters) break;
+      if (Date.now() > deadline) throw new Error(`only ${rows[0].n} of ${waiters} calls queued on the locks`);
+      await new Promise((r) => setImmediate(r));
+    }
+    await gate.query('commit');
+    return await racing;
+  } finally {
+    await gate.end();
+    await watch.end();
+  }
+}
+
+describe('SqlStore on Postgres under real contention', () => {
+  let a: SqlStore;
+  let b: SqlStore;
+  before(async () => {
+    a = new SqlStore(pgDriver(db.url));
+    b = new SqlStore(pgDriver(db.url));
+    await a.init();
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('sees the job complete exactly once when the last two parts are released together', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await plannedJob(a, 3);
+      await a.recordPart(result(id, 0));
+      // Locking the two parts makes both deliveries wait inside record_part, then race.
+      const [x, y] = await startTogether(
+        'select 1 from aiproc.parts where job_id = $1 and idx in (1, 2) for update', [id], 2,
+        () => Promise.all([a.recordPart(result(id, 1)), b.recordPart(result(id, 2))]),
+      );
+      assert.ok(x.recorded && y.recorded);
+      assert.equal([x, y].filter((r) => r.complete).length, 1, `round ${round}`);
+    }
+  });
+
+  it('grants a claim released to two mergers at once to exactly one', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await plannedJob(a, 1);
+      await a.recordPart(result(id, 0));
+      const claims = await startTogether(
+        'select 1 from aiproc.jobs where id = $1 for update', [id], 2,
+        () => Promise.all([a.claimSynthesis(id, 'merger-a', 60), b.claimSynthesis(id, 'merger-b', 60)]),
+      );
+      assert.deepEqual(claims.sort(), ['busy', 'claimed'], `round ${round}`);
     }
   });
 });
