@@ -72,6 +72,10 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   let openwebui: ReturnType<typeof createServer>;
   let openwebuiUrl: string;
   const openwebuiCalls: IncomingHttpHeaders[] = [];
+  let records: unknown[] = [];
+  let ollama: ReturnType<typeof createServer>;
+  let ollamaUrl: string;
+  const ollamaCalls: Array<Record<string, any>> = [];
   let chatId: string;
   let messageId: string;
   let jobId: string;
@@ -116,7 +120,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
 
     // A stand-in for OpenWebUI's GET /api/v1/evaluations/feedbacks/all (admin only).
     const now = Math.floor(Date.now() / 1000);
-    const records = [
+    records = [
       { id: 'fb-known', user_id: 'user-1', version: 0, type: 'rating', data: { rating: 1, details: { rating: 9 }, model_id: 'aiproc', reason: 'thorough_explanation', comment: 'spot on' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
       { id: 'fb-elsewhere', user_id: 'user-1', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc' }, meta: { chat_id: 'chat-not-aiproc', message_id: 'msg-not-aiproc' }, created_at: now, updated_at: now },
     ];
@@ -128,10 +132,24 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     });
     await new Promise<void>((r) => openwebui.listen(0, '127.0.0.1', r));
     openwebuiUrl = `http://127.0.0.1:${(openwebui.address() as AddressInfo).port}`;
+
+    // A stand-in for Ollama's POST /api/chat: the planner "drafts" a fixed rule.
+    ollama = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        ollamaCalls.push({ url: req.url, ...JSON.parse(body || '{}') });
+        const draft = { scope: 'merger', model: '*', text: 'Keep the merged answer under 300 words.', reason: 'answers were called too long' };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: 'codellama:7b-instruct', created_at: new Date().toISOString(), message: { role: 'assistant', content: JSON.stringify(draft) }, done: true, done_reason: 'stop' }));
+      });
+    });
+    await new Promise<void>((r) => ollama.listen(0, '127.0.0.1', r));
+    ollamaUrl = `http://127.0.0.1:${(ollama.address() as AddressInfo).port}`;
   });
 
   after(async () => {
     await new Promise<void>((r) => (openwebui ? openwebui.close(() => r()) : r()));
+    await new Promise<void>((r) => (ollama ? ollama.close(() => r()) : r()));
     await new Promise<void>((r) => (feedbackServer ? feedbackServer.close(() => r()) : r()));
     await store?.close();
     await admin.query(`drop database if exists ${database} with (force)`).catch(() => {});
@@ -160,27 +178,28 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     }
   });
 
-  it('executes the feedback sync against a stand-in OpenWebUI, and the rating reaches the feedback function and is stored', async () => {
-    // The same workflow, its Settings pointed at the stand-ins; importing it again replaces it (same id).
-    const wf = readWorkflow('feedback-sync.json');
+  /** Imports a workflow file with its Settings changed, plus the HTTP credentials it names (by their ids). */
+  async function importPatched(file: string, values: Record<string, unknown>): Promise<Workflow> {
+    const wf = readWorkflow(file);
     const settings = wf.nodes.find((n) => n.name === 'Settings')!;
     for (const a of settings.parameters.assignments.assignments as Array<{ name: string; value: unknown }>) {
-      if (a.name === 'openwebuiUrl') a.value = openwebuiUrl;
-      if (a.name === 'feedbackUrl') a.value = feedbackUrl;
+      if (a.name in values) a.value = values[a.name];
     }
     const dir = await mkdtemp(join(userFolder, 'import-'));
-    await writeFile(join(dir, 'feedback-sync.json'), JSON.stringify(wf));
-    // The credentials the workflow names, by the same ids.
-    const refs = Object.fromEntries(wf.nodes.flatMap((n) => Object.values(n.credentials ?? {})).map((c) => [c.name, c.id]));
-    await writeFile(join(dir, 'credentials.json'), JSON.stringify([
-      { id: refs['aiproc feedback token'], name: 'aiproc feedback token', type: 'httpBearerAuth', data: { token: feedbackToken } },
-      { id: refs['OpenWebUI admin API key'], name: 'OpenWebUI admin API key', type: 'httpBearerAuth', data: { token: openwebuiKey } },
-    ]));
-    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(dir, 'feedback-sync.json')}`]]) {
+    await writeFile(join(dir, file), JSON.stringify(wf));
+    const tokens: Record<string, string> = { 'aiproc feedback token': feedbackToken, 'OpenWebUI admin API key': openwebuiKey };
+    const creds = new Map(wf.nodes.flatMap((n) => Object.values(n.credentials ?? {})).map((c) => [c.id, c.name]));
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify([...creds].map(([id, name]) => ({ id, name, type: 'httpBearerAuth', data: { token: tokens[name] } }))));
+    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(dir, file)}`]]) {
       const r = await n8n(...args);
       assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
     }
+    return wf;
+  }
 
+  it('executes the feedback sync against a stand-in OpenWebUI, and the rating reaches the feedback function and is stored', async () => {
+    // The same workflow, its Settings pointed at the stand-ins; importing it again replaces it (same id).
+    const wf = await importPatched('feedback-sync.json', { openwebuiUrl, feedbackUrl });
     const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
     assert.equal(r.code, 0, r.out.slice(-6000));
 
@@ -191,5 +210,27 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     assert.ok(feedbackCalls.every((c) => c.headers.authorization === `Bearer ${feedbackToken}` && c.headers['ce-type'] === 'dev.aiproc.feedback.rated'));
     const rated = (await store.ratedJobs(1)).filter((x) => x.job.id === jobId);
     assert.deepEqual(rated.map((x) => x.score), [9]);
+  });
+
+  it('executes the rule drafting: low ratings go to the planner model, its rule is stored inactive', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    records = [
+      { id: 'fb-long', user_id: 'user-2', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc', reason: 'too_verbose', comment: 'far too long' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
+      { id: 'fb-happy', user_id: 'user-2', version: 0, type: 'rating', data: { rating: 1, model_id: 'aiproc', comment: 'great' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
+    ];
+    feedbackCalls.length = 0;
+    const wf = await importPatched('rule-drafting.json', { openwebuiUrl, feedbackUrl, ollamaUrl, plannerModel: 'codellama:7b-instruct' });
+    const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
+    assert.equal(r.code, 0, r.out.slice(-6000));
+
+    assert.equal(ollamaCalls.length, 1);
+    assert.equal(ollamaCalls[0]!.url, '/api/chat');
+    assert.equal(ollamaCalls[0]!.model, 'codellama:7b-instruct');
+    assert.equal(ollamaCalls[0]!.format.type, 'object');
+    assert.match(JSON.stringify(ollamaCalls[0]!.messages), /far too long/);
+    assert.doesNotMatch(JSON.stringify(ollamaCalls[0]!.messages), /great/);
+    assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-type'], c.status]), [['dev.aiproc.rule.proposed', 202]]);
+    const proposed = (await store.listRules({ scope: 'merger' })).filter((x) => x.text === 'Keep the merged answer under 300 words.');
+    assert.deepEqual(proposed.map((x) => [x.active, x.origin, x.model]), [[false, 'n8n', '*']]);
   });
 });
