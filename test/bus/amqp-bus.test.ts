@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { AmqpBus, DEAD_TASKS_QUEUE, DeadHeaders, DELIVERY_LIMIT } from '../../functions/lib/bus/amqp/index.ts';
 import { Exchanges, Queues } from '../../functions/lib/bus/topology.ts';
 import { BadInputError, ConfigError, RetryLaterError } from '../../functions/lib/errors.ts';
-import { EventTypes, type AnyEvent } from '../../functions/lib/events/index.ts';
+import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { createVhost, rabbitmqctl, taskEvent, testLog, waitFor } from './amqp-support.ts';
 
 let vh: Awaited<ReturnType<typeof createVhost>>;
@@ -259,6 +259,65 @@ describe('AmqpBus against the real RabbitMQ', () => {
       assert.deepEqual(new Set(done), new Set(sent.map((e) => e.id)));
     } finally {
       await b.close();
+    }
+  });
+
+  test('publishes unconfirmed when the connection is closed are sent again: none lost', async () => {
+    const b = await bus(['repub']);
+    try {
+      // Publish continuously while the broker closes the connection, so some are in flight then.
+      const sent: AnyEvent[] = [];
+      const publishes: Promise<void>[] = [];
+      let closed = false;
+      const closing = vh.closeConnections().then(() => (closed = true));
+      while (!closed || sent.length < 2000) {
+        for (let i = 0; i < 50; i++) {
+          const e = taskEvent('repub', sent.length);
+          sent.push(e);
+          publishes.push(b.publish(e));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await closing;
+      raw = await amqp.connect(vh.url);
+      ch = await raw.createChannel();
+      await Promise.all(publishes); // every publish resolved: confirmed on the old or on the new connection
+      const seen = new Set<string>();
+      const stop = await b.consume(Queues.task('repub'), async (e) => void seen.add(e.id), { concurrency: 100, attempts: 1 });
+      await waitFor('every event', () => seen.size === sent.length, 60_000);
+      await waitFor('the queue to empty', async () => (await depth(Queues.task('repub'))) === 0);
+      await stop();
+      assert.deepEqual(seen, new Set(sent.map((e) => e.id)));
+      assert.ok(b.republished > 0, 'some were in flight at the close and were sent again');
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('replies sent while a splitter is disconnected wait in its reply queue', async () => {
+    const splitter = await bus(['reply'], { instance: 'splitA' });
+    const stop = await splitter.consume(Queues.reply('splitA'), async () => {}, { concurrency: 1, attempts: 1 });
+    await stop();
+    await splitter.close(); // gone: its connection is closed, as in a reconnect
+    const merger = await bus(['reply'], { instance: 'mergerA' });
+    try {
+      const jobId = crypto.randomUUID();
+      const sent = [0, 1, 2].map((i) =>
+        makeEvent(EventTypes.jobProgress, { jobId, stage: 'part.completed', message: `part ${i} done`, index: i }, { source: '/merger', jobid: jobId, owner: 'splitA' }),
+      );
+      for (const e of sent) await merger.publish(e);
+      const back = await bus(['reply'], { instance: 'splitA' });
+      try {
+        const got: AnyEvent[] = [];
+        const stop2 = await back.consume(Queues.reply('splitA'), async (e) => void got.push(e), { concurrency: 1, attempts: 1 });
+        await waitFor('the three replies', () => got.length >= 3);
+        await stop2();
+        assert.deepEqual(got.map((e) => e.id), sent.map((e) => e.id), 'all of them, in order');
+      } finally {
+        await back.close();
+      }
+    } finally {
+      await merger.close();
     }
   });
 
