@@ -107,7 +107,7 @@ export class SqlStore implements Store {
 
   async jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]> {
     const rows = await this.#call('jobs_awaiting_synthesis', rpcArgs.jobsAwaitingSynthesis(leaseSeconds));
-    return rows.map((r) => String(r.jobs_awaiting_synthesis));
+    return rows.map((r) => String(r.job_id));
   }
 
   async addJobEvent(jobId: string, stage: string, data: unknown): Promise<void> {
