@@ -224,6 +224,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     const tags = Array.from({ length: 20 }, (_, i) => `Tpg${i}`);
     const pending = Promise.all(tags.map((t) => ask(t)));
     await waitFor('parts in flight', () => ollama.received.filter((r) => roleOf(r) === 'part' && lastUser(r).startsWith('Tpg')).length >= 6);
+    const logBefore = cluster.stderr().length;
     await db.restart(500);
     const results = await pending;
     const visible = results.filter((r) => r.status !== 200);
@@ -234,7 +235,9 @@ describe('npm run cluster: failures that must lose nothing', () => {
     const completed = jobs.filter((j) => j.status === 'completed');
     for (const j of completed) assert.equal(completedEvents.get(j.id), 1, `one job.completed for ${j.id}`);
     for (const t of tags) assert.ok(callsFor(ollama, 'merger', `${t} part`) <= 1, `at most one synthesis for ${t}`);
-    process.stdout.write(`# postgres restart: 20 requests, ${results.length - visible.length} answered 200, ${visible.length} failed visibly; ${created.length} jobs created, ${completed.length} completed, ${jobs.length - completed.length} failed\n`);
+    const retried = (cluster.stderr().slice(logBefore).match(/delivery failed; retrying/g) ?? []).length;
+    assert.ok(retried > 0, 'the restart hit work in flight (else this test proves nothing)');
+    process.stdout.write(`# postgres restart: ${retried} deliveries retried in-process; 20 requests, ${results.length - visible.length} answered 200, ${visible.length} failed visibly; ${created.length} jobs created, ${completed.length} completed, ${jobs.length - completed.length} failed\n`);
     assert.equal(results.filter((r) => r.status === 200).length, completed.length, 'every 200 is a completed job');
   });
 
