@@ -66,6 +66,8 @@ $NodeExe = if ($IsWindows -or $env:OS -eq 'Windows_NT') { Join-Path $Root 'node_
 $ImageRepo = 'dev.local/aiproc-functions'
 $script:ImageTag = ''
 $script:StepNo = 0
+# What -Down deletes (by the label every aiproc object carries); PersistentVolumeClaims are not in it.
+$DownKinds = 'rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com'
 
 # --- Helpers ----------------------------------------------------------------------------------
 function Say([string]$Text) { Write-Host $Text }
@@ -353,26 +355,23 @@ function Step-urls {
 
 function Step-down {
   Say "  removing aiproc from namespace $Namespace; keeping its data volumes and the Secret they need"
-  foreach ($chart in @('aiproc-ui', 'aiproc-functions')) {
-    $f = Get-DistFile $chart
-    if (-not $f) { Say "  dist/*-$chart.k8s.yaml is missing: run npm run synth first"; continue }
-    Invoke-Kubectl @('delete', '--ignore-not-found', '-f', $f, '--wait=false')
-  }
-  # RabbitMQ's volume would go with its cluster (the operator owns it): detach it first.
-  Say "  detaching RabbitMQ's volume from its cluster so it survives"
+  # RabbitMQ's volume and its user and cookie Secrets belong to the cluster object and would go
+  # with it; detached, they survive, and a later run's cluster takes them up again (the operator
+  # reuses an existing default-user Secret, which matches the users stored on the volume).
+  Say "  detaching RabbitMQ's volume and credentials from its cluster object so they survive"
   if (-not $DryRun) {
     $patch = New-TemporaryFile
     Set-Content -Path $patch -Value '[{"op":"remove","path":"/metadata/ownerReferences"}]' -Encoding ascii
-    foreach ($pvc in (kubectl --context $Context -n $Namespace get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name 2>$null)) {
-      kubectl --context $Context -n $Namespace patch $pvc --type json --patch-file $patch.FullName 2>$null | Out-Null
+    $objs = @(kubectl --context $Context -n $Namespace get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name 2>$null) + @('secret/aiproc-rabbitmq-default-user', 'secret/aiproc-rabbitmq-erlang-cookie')
+    foreach ($obj in $objs) {
+      if ($obj) { kubectl --context $Context -n $Namespace patch $obj --type json --patch-file $patch.FullName *> $null }
     }
     Remove-Item $patch
   } else {
-    Say '  would remove the ownerReferences of the RabbitMQ volume claims'
+    Say '  would remove the ownerReferences of the RabbitMQ volume claims and its default-user and erlang-cookie Secrets'
   }
-  Invoke-Kubectl @('-n', $Namespace, 'delete', '--ignore-not-found',
-    'rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com,statefulset,deployment,job,service,configmap',
-    '-l', 'app.kubernetes.io/part-of=aiproc')
+  # By label and kind, never PersistentVolumeClaims: the data stays.
+  Invoke-Kubectl @('-n', $Namespace, 'delete', '--ignore-not-found', '--wait=false', $DownKinds, '-l', 'app.kubernetes.io/part-of=aiproc')
   Say "  kept: namespace $Namespace, its PersistentVolumeClaims, Secret aiproc-secrets, StorageClass aiproc-local, the platform (Knative, operators)"
 }
 

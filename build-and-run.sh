@@ -78,6 +78,8 @@ IMAGE_REPO="dev.local/aiproc-functions"
 IMAGE_TAG=""
 KUBECTL=(kubectl --context "$CONTEXT")
 STEP_NO=0
+# What --down deletes (by the label every aiproc object carries); PersistentVolumeClaims are not in it.
+DOWN_KINDS="rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com"
 
 # --- Helpers ----------------------------------------------------------------------------------
 say() { printf '%s\n' "$*"; }
@@ -334,24 +336,22 @@ step_urls() {
 
 step_down() {
   say "  removing aiproc from namespace $NAMESPACE; keeping its data volumes and the Secret they need"
-  local f
-  for f in dist/*-aiproc-ui.k8s.yaml dist/*-aiproc-functions.k8s.yaml; do
-    [ -e "$f" ] || { say "  $f is missing: run npm run synth first"; continue; }
-    run "${KUBECTL[@]}" delete --ignore-not-found -f "$f" --wait=false
-  done
-  # RabbitMQ's volume would go with its cluster (the operator owns it): detach it first.
-  say "  detaching RabbitMQ's volume from its cluster so it survives"
+  # RabbitMQ's volume and its user and cookie Secrets belong to the cluster object and would go
+  # with it; detached, they survive, and a later run's cluster takes them up again (the operator
+  # reuses an existing default-user Secret, which matches the users stored on the volume).
+  say "  detaching RabbitMQ's volume and credentials from its cluster object so they survive"
   if [ -z "$DRY_RUN" ]; then
-    local pvc
-    for pvc in $("${KUBECTL[@]}" -n "$NAMESPACE" get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name 2>/dev/null); do
-      "${KUBECTL[@]}" -n "$NAMESPACE" patch "$pvc" --type json -p '[{"op":"remove","path":"/metadata/ownerReferences"}]' 2>/dev/null || true
+    local obj
+    for obj in $("${KUBECTL[@]}" -n "$NAMESPACE" get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name 2>/dev/null) \
+      secret/aiproc-rabbitmq-default-user secret/aiproc-rabbitmq-erlang-cookie; do
+      "${KUBECTL[@]}" -n "$NAMESPACE" patch "$obj" --type json -p '[{"op":"remove","path":"/metadata/ownerReferences"}]' >/dev/null 2>&1 || true
     done
   else
-    say "  would remove the ownerReferences of the RabbitMQ volume claims"
+    say "  would remove the ownerReferences of the RabbitMQ volume claims and its default-user and erlang-cookie Secrets"
   fi
-  run "${KUBECTL[@]}" -n "$NAMESPACE" delete --ignore-not-found \
-    rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com,statefulset,deployment,job,service,configmap \
-    -l app.kubernetes.io/part-of=aiproc
+  # By label and kind, never PersistentVolumeClaims: the data stays.
+  run "${KUBECTL[@]}" -n "$NAMESPACE" delete --ignore-not-found --wait=false \
+    "$DOWN_KINDS" -l app.kubernetes.io/part-of=aiproc
   say "  kept: namespace $NAMESPACE, its PersistentVolumeClaims, Secret aiproc-secrets, StorageClass aiproc-local, the platform (Knative, operators)"
 }
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from '../charts/support.ts';
+import { configWith, idOf, ROOT, synthAll } from '../charts/support.ts';
 
 const sh = readFileSync(join(ROOT, 'build-and-run.sh'), 'utf8');
 const ps1 = readFileSync(join(ROOT, 'build-and-run.ps1'), 'utf8');
@@ -63,6 +63,29 @@ describe('build-and-run.sh --dry-run', () => {
     assert.deepEqual(stepsOf(r.stdout), ['preflight', 'down']);
     assert.match(r.stdout, /kept: namespace aiproc, its PersistentVolumeClaims/);
     assert.doesNotMatch(r.stdout, /delete[^\n]*(pvc|persistentvolumeclaim|namespace )/i);
+  });
+
+  it('--down deletes every kind of object the charts make in the namespace, except the volume claims', () => {
+    // GIVEN the kinds --down deletes (by label) and everything the charts put in the namespace
+    const kinds = new Set(sh.match(/^DOWN_KINDS="([^"]+)"/m)![1]!.split(','));
+    const resource = (o: { apiVersion: string; kind: string }) =>
+      ({
+        'sources.knative.dev/v1alpha1 RabbitmqSource': 'rabbitmqsources.sources.knative.dev',
+        'serving.knative.dev/v1 Service': 'services.serving.knative.dev',
+        'rabbitmq.com/v1beta1 RabbitmqCluster': 'rabbitmqcluster',
+        'rabbitmq.com/v1beta1 Exchange': 'exchanges.rabbitmq.com',
+        'rabbitmq.com/v1beta1 Queue': 'queues.rabbitmq.com',
+        'rabbitmq.com/v1beta1 Binding': 'bindings.rabbitmq.com',
+      })[`${o.apiVersion} ${o.kind}`] ?? o.kind.toLowerCase();
+    const namespaced = synthAll(configWith()).filter((o) => o.metadata.namespace === 'aiproc');
+    for (const o of namespaced) {
+      // THEN each object carries the label --down selects by
+      assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'aiproc', idOf(o));
+      // AND its kind is deleted, unless it holds data
+      if (o.kind === 'PersistentVolumeClaim') assert.ok(!kinds.has('persistentvolumeclaim') && !kinds.has('pvc'));
+      else assert.ok(kinds.has(resource(o)), `--down leaves ${idOf(o)}`);
+    }
+    assert.match(ps1, new RegExp(`^\\$DownKinds = '${[...kinds].join(',').replaceAll('.', '\\.')}'$`, 'm'), 'the .ps1 deletes the same kinds');
   });
 
   it('rejects an unknown option with exit 2', () => {
