@@ -62,7 +62,7 @@ Set-Location $Root
 $ModelList = ($Models | ForEach-Object { $_ -split ',' } | Where-Object { $_ }) -join ','
 if (-not $ModelList -and $env:AIPROC_MODELS) { $ModelList = $env:AIPROC_MODELS }
 $script:CpuOnlyMode = [bool]$CpuOnly -or [bool]$env:AIPROC_CPU_ONLY
-$NodeExe = if ($IsWindows -or $env:OS -eq 'Windows_NT') { Join-Path $Root 'node_modules\.bin\node.cmd' } else { Join-Path $Root 'node_modules/.bin/node' }
+$NodeExe = if ($env:OS -eq 'Windows_NT') { Join-Path $Root 'node_modules\.bin\node.cmd' } else { Join-Path $Root 'node_modules/.bin/node' }
 $ImageRepo = 'dev.local/aiproc-functions'
 $script:ImageTag = ''
 $script:StepNo = 0
@@ -73,6 +73,14 @@ $DownKinds = 'rabbitmqsources.sources.knative.dev,services.serving.knative.dev,d
 function Say([string]$Text) { Write-Host $Text }
 function Notice([string]$Text) { Write-Host ''; Write-Host "  NOTICE: $Text" -ForegroundColor Yellow; Write-Host '' }
 function Fail([string]$Text) { Write-Host ''; Write-Host "ERROR: $Text" -ForegroundColor Red; exit 1 }
+
+# Runs a native command for its exit code and output only, its stderr dropped. (Windows
+# PowerShell 5.1 turns a native command's redirected stderr into errors, which 'Stop' would throw.)
+function Invoke-Quiet([scriptblock]$Block) {
+  $eap = $ErrorActionPreference
+  $ErrorActionPreference = 'Continue'
+  try { & $Block 2>$null } finally { $ErrorActionPreference = $eap }
+}
 
 # Runs a native command (failing on a non-zero exit), or in a dry run prints it.
 function Invoke-Run([string]$Exe, [string[]]$Arguments) {
@@ -130,12 +138,12 @@ function Step-preflight {
     return
   }
   if (-not (Get-Command docker -ErrorAction SilentlyContinue)) { Fail 'docker is not installed. Install Docker Desktop and enable Kubernetes (Settings > Kubernetes).' }
-  docker info *> $null
+  Invoke-Quiet { docker info } | Out-Null
   if ($LASTEXITCODE -ne 0) { Fail "the Docker engine does not answer. Start Docker Desktop and wait until it says 'Engine running'." }
   if (-not (Get-Command kubectl -ErrorAction SilentlyContinue)) { Fail 'kubectl is not installed (Docker Desktop ships one; add it to PATH).' }
-  kubectl config get-contexts $Context *> $null
+  Invoke-Quiet { kubectl config get-contexts $Context } | Out-Null
   if ($LASTEXITCODE -ne 0) { Fail "no kubectl context '$Context'. Enable Kubernetes in Docker Desktop (Settings > Kubernetes), or pass -Context NAME." }
-  kubectl --context $Context get --raw /readyz *> $null
+  Invoke-Quiet { kubectl --context $Context get --raw /readyz } | Out-Null
   if ($LASTEXITCODE -ne 0) { Fail "the cluster of context '$Context' does not answer. Is Kubernetes running in Docker Desktop?" }
   if (-not (Get-Command npm -ErrorAction SilentlyContinue)) { Fail 'npm is not installed (https://nodejs.org); it installs the project''s Node 24.' }
   Say "  docker, kubectl (context $Context) and npm are ready"
@@ -205,7 +213,7 @@ function Step-knative-config {
 }
 
 function Get-GpuCount {
-  $out = kubectl --context $Context get nodes -o 'jsonpath={range .items[*]}{.status.allocatable.nvidia\.com/gpu}{"\n"}{end}' 2>$null
+  $out = Invoke-Quiet { kubectl --context $Context get nodes -o 'jsonpath={range .items[*]}{.status.allocatable.nvidia\.com/gpu}{"\n"}{end}' }
   $n = 0
   foreach ($line in ($out -split "`n")) { if ($line.Trim()) { $n += [int]$line.Trim() } }
   $n
@@ -254,7 +262,7 @@ function Step-secrets {
     return
   }
   kubectl --context $Context create namespace $Namespace --dry-run=client -o yaml | kubectl --context $Context apply -f - | Out-Null
-  kubectl --context $Context -n $Namespace get secret aiproc-secrets *> $null
+  Invoke-Quiet { kubectl --context $Context -n $Namespace get secret aiproc-secrets } | Out-Null
   if ($LASTEXITCODE -eq 0) {
     Say '  Secret exists; kept'
   } else {
@@ -325,11 +333,11 @@ function Step-wait {
   } else {
     $start = Get-Date
     while ($true) {
-      kubectl --context $Context -n $Namespace wait --for=condition=Ready ksvc --all --timeout=20s *> $null
+      Invoke-Quiet { kubectl --context $Context -n $Namespace wait --for=condition=Ready ksvc --all --timeout=20s } | Out-Null
       if ($LASTEXITCODE -eq 0) { break }
       $elapsed = [int]((Get-Date) - $start).TotalSeconds
       if ($elapsed -ge $WaitTimeoutS) { Fail "not ready after $WaitTimeoutS s; see: kubectl -n $Namespace get ksvc,pods" }
-      kubectl --context $Context -n $Namespace get ksvc --no-headers 2>$null | ForEach-Object {
+      Invoke-Quiet { kubectl --context $Context -n $Namespace get ksvc --no-headers } | ForEach-Object {
         $cols = $_ -split '\s+'
         Say ('    {0,-28} ready={1}' -f $cols[0], $cols[2])
       }
@@ -343,7 +351,7 @@ function Step-wait {
 function Step-urls {
   $api = "http://splitter.$Namespace.127.0.0.1.sslip.io"
   if (-not $DryRun) {
-    $url = kubectl --context $Context -n $Namespace get ksvc splitter -o 'jsonpath={.status.url}' 2>$null
+    $url = Invoke-Quiet { kubectl --context $Context -n $Namespace get ksvc splitter -o 'jsonpath={.status.url}' }
     if ($url) { $api = $url }
   }
   Say ''
@@ -362,9 +370,9 @@ function Step-down {
   if (-not $DryRun) {
     $patch = New-TemporaryFile
     Set-Content -Path $patch -Value '[{"op":"remove","path":"/metadata/ownerReferences"}]' -Encoding ascii
-    $objs = @(kubectl --context $Context -n $Namespace get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name 2>$null) + @('secret/aiproc-rabbitmq-default-user', 'secret/aiproc-rabbitmq-erlang-cookie')
+    $objs = @(Invoke-Quiet { kubectl --context $Context -n $Namespace get pvc -l app.kubernetes.io/name=aiproc-rabbitmq -o name }) + @('secret/aiproc-rabbitmq-default-user', 'secret/aiproc-rabbitmq-erlang-cookie')
     foreach ($obj in $objs) {
-      if ($obj) { kubectl --context $Context -n $Namespace patch $obj --type json --patch-file $patch.FullName *> $null }
+      if ($obj) { Invoke-Quiet { kubectl --context $Context -n $Namespace patch $obj --type json --patch-file $patch.FullName } | Out-Null }
     }
     Remove-Item $patch
   } else {
