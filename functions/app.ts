@@ -44,6 +44,12 @@ export interface RuntimeOptions {
   instance?: string;
   /** Serve the API (splitter role) on settings.HOST:PORT. Default true. */
   listen?: boolean;
+  /**
+   * Parts of one model this process works on at once. Default: the model's per-pod
+   * `scaling.concurrency` (one process = one pod). The embedded default passes what the whole
+   * deployment would offer (max × concurrency): its engine bounds real parallelism itself.
+   */
+  inferenceConcurrency?: (model: ModelsConfig['models'][number]) => number;
 }
 
 export interface Runtime {
@@ -87,7 +93,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         Queues.task(slug),
         (ev, info) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info),
         {
-          concurrency: m.scaling.concurrency,
+          concurrency: opts.inferenceConcurrency?.(m) ?? m.scaling.concurrency,
           attempts: settings.AIPROC_TASK_ATTEMPTS,
           onDeadLetter: (ev, reason, attempts) => taskFailed(ctx, ev, reason, attempts),
         },

@@ -30,6 +30,8 @@ async function run(): Promise<void> {
     store,
     model,
     roles: { splitter: true, merger: true, feedback: true, inference: config.models.map((m) => m.slug) },
+    // One process stands for the whole deployment: as many parts per model as its pods would take.
+    inferenceConcurrency: (m) => m.scaling.max * m.scaling.concurrency,
   });
 
   const feedbackAuth = settings.AIPROC_FEEDBACK_TOKENS.length || settings.AIPROC_WEBHOOK_SECRETS.length;
