@@ -207,6 +207,42 @@ describe('AmqpBus against the real RabbitMQ', () => {
     }
   });
 
+  test('a dead task is reported once: by onDeadLetter when it ran, otherwise by the merger’s relay', async () => {
+    const b = await bus(['relay-a', 'relay-b'], { relayDeadTasks: true });
+    try {
+      const failed: AnyEvent[] = [];
+      const stopResults = await b.consume(Queues.results, async (e) => void failed.push(e), { concurrency: 4, attempts: 1 });
+      const never = async () => {
+        throw new BadInputError('this part can never work');
+      };
+      const stopA = await b.consume(Queues.task('relay-a'), never, {
+        concurrency: 1,
+        attempts: 1,
+        onDeadLetter: async (ev, reason, attempts) => {
+          if (ev.type !== EventTypes.taskRequested) return;
+          const d = ev.data;
+          await b.publish(makeEvent(EventTypes.taskFailed, { jobId: d.jobId, index: d.part.index, model: d.part.model, error: reason, attempts }, { source: '/consumer', jobid: d.jobId }));
+        },
+      });
+      const stopB = await b.consume(Queues.task('relay-b'), never, { concurrency: 1, attempts: 1 });
+      const a = taskEvent('relay-a');
+      const c = taskEvent('relay-b');
+      await b.publish(a);
+      await b.publish(c);
+      const mine = (jobId: string) => failed.filter((e) => e.type === EventTypes.taskFailed && e.data.jobId === jobId);
+      await waitFor('both reported', () => mine(a.data.jobId).length > 0 && mine(c.data.jobId).length > 0);
+      const total = async (q: string) => Number((await rabbitmqctl('list_queues', '-p', vh.vhost, 'name', 'messages')).split('\n').find((l) => l.startsWith(`${q}\t`))?.split('\t')[1]);
+      await waitFor('the relay and the results consumer to be idle', async () => (await total(DEAD_TASKS_QUEUE)) === 0 && (await total(Queues.results)) === 0);
+      await Promise.all([stopA(), stopB(), stopResults()]);
+      assert.deepEqual(mine(a.data.jobId).map((e) => e.source), ['/consumer']);
+      assert.deepEqual(mine(c.data.jobId).map((e) => e.source), ['/aiproc/t-relay-a/dead-letters']);
+      const relayed = mine(c.data.jobId)[0]!;
+      assert.ok(relayed.type === EventTypes.taskFailed && relayed.data.error === 'this part can never work');
+    } finally {
+      await b.close();
+    }
+  });
+
   test('cancelJob aborts the job’s deliveries in this process; they are acked, not dead-lettered', async () => {
     const b = await bus(['cancel']);
     try {
