@@ -5,9 +5,10 @@ import { fromCloudEvent, toCloudEvent, type AnyEvent } from '../../events/index.
 /**
  * CloudEvents over AMQP 0-9-1, binary mode: attributes in `ce-*` headers, data as the body.
  * This is what Knative's RabbitMQ source reads (eventing-rabbitmq pkg/adapter/message.go): it
- * lower-cases header names, takes every header value as a string (a non-string header value
- * would break it), maps `ce-*` to attributes/extensions and reads `datacontenttype` from a
- * `content-type` HEADER — so the content type is set both as a header and as the AMQP property.
+ * lower-cases header names, maps `ce-*` to attributes/extensions, and takes `datacontenttype`
+ * from a `content-type` HEADER in older releases but from the AMQP `content_type` property in
+ * newer ones — so both are set. Every header value is a string: older releases type-assert
+ * header values to strings (newer ones format any value).
  */
 
 /** Properties of an outgoing message, in amqplib's `Options.Publish` shape. */
