@@ -259,4 +259,22 @@ describe('npm run cluster: failures that must lose nothing', () => {
     assert.equal(jobs.filter((j) => j.status === 'completed' && j.parts.length === 3 && j.parts.every((p) => p.status === 'completed')).length, 200);
     process.stdout.write(`# load: 200 jobs × 3 parts in ${seconds.toFixed(1)} s = ${(600 / seconds).toFixed(1)} parts/s\n`);
   });
+
+  test('Ctrl-C stops every process and the launcher exits 0', async () => {
+    const names = ['splitter', 'merger', 'feedback', ...SLUGS.map((s) => `inference-${s}`)];
+    const pids = names.map((n) => cluster.pidOf(n));
+    const exited = new Promise<number | null>((r) => cluster.proc.once('exit', (code) => r(code)));
+    cluster.proc.kill('SIGINT');
+    assert.equal(await exited, 0);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], 'no process left behind');
+    assert.match(cluster.stdout(), /cluster: SIGINT: stopping 6 processes/);
+  });
 });
