@@ -47,3 +47,23 @@ export async function freshDatabase(): Promise<{ url: string; name: string; drop
     },
   };
 }
+
+/**
+ * Creates Supabase's roles (anon, authenticated, service_role with BYPASSRLS) when missing.
+ * Roles are cluster-wide and shared by every test database: create idempotently, never drop.
+ */
+export async function ensureSupabaseRoles(): Promise<void> {
+  const client = await adminClient();
+  try {
+    for (const role of ['anon', 'authenticated', 'service_role']) {
+      await client.query(`do $$ begin
+          if not exists (select from pg_roles where rolname = '${role}') then
+            create role ${role} nologin${role === 'service_role' ? ' bypassrls' : ''};
+          end if;
+        exception when duplicate_object or unique_violation then null;
+        end $$`);
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -5,7 +5,7 @@ import { createStore } from '../../functions/lib/store/index.ts';
 import { pgDriver } from '../../functions/lib/store/pg-driver.ts';
 import { SqlStore } from '../../functions/lib/store/sql-store.ts';
 import { newJob, plannedJob, result, storeContract } from './contract.ts';
-import { adminClient, freshDatabase } from './fresh-database.ts';
+import { adminClient, ensureSupabaseRoles, freshDatabase } from './fresh-database.ts';
 
 const db = await freshDatabase();
 after(() => db.drop());
@@ -147,17 +147,7 @@ describe('Row Level Security on Postgres', () => {
   let client: Awaited<ReturnType<typeof adminClient>>;
   let jobId: string;
   before(async () => {
-    // Supabase's roles. Roles are cluster-wide: create them when missing, never drop them.
-    client = await adminClient();
-    for (const role of ['anon', 'authenticated', 'service_role']) {
-      await client.query(`do $$ begin
-          if not exists (select from pg_roles where rolname = '${role}') then
-            create role ${role} nologin${role === 'service_role' ? ' bypassrls' : ''};
-          end if;
-        exception when duplicate_object or unique_violation then null;
-        end $$`);
-    }
-    await client.end();
+    await ensureSupabaseRoles();
     // A database migrated after the roles exist, so the guarded grants and revokes apply.
     rls = await freshDatabase();
     const store = new SqlStore(pgDriver(rls.url));
@@ -194,6 +184,18 @@ describe('Row Level Security on Postgres', () => {
         }
       }
     }
+  });
+
+  it('grants every aiproc function to service_role only', async () => {
+    const { rows } = await client.query(
+      `select p.oid::regprocedure::text as fn,
+              has_function_privilege('anon', p.oid, 'execute') as anon,
+              has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
+              has_function_privilege('service_role', p.oid, 'execute') as service
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'aiproc'`,
+    );
+    assert.ok(rows.length >= 16);
+    assert.deepEqual(rows.filter((r) => r.anon || r.authenticated || !r.service).map((r) => r.fn), []);
   });
 
   it('shows anon no rows even when a grant slips through (no policy)', async () => {

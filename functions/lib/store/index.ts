@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.ts';
-import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { pgDriver, redactUrl } from './pg-driver.ts';
 import { pgliteDriver } from './pglite-driver.ts';
 import { SqlStore } from './sql-store.ts';
+import { SupabaseStore } from './supabase-store.ts';
 import type { Store } from './types.ts';
 
 export type { Store } from './types.ts';
@@ -22,7 +22,7 @@ type StoreSettings = Pick<Settings, 'SUPABASE_URL' | 'SUPABASE_SERVICE_ROLE_KEY'
  */
 export function createStore(settings: StoreSettings, log?: Logger): DescribedStore {
   if (settings.SUPABASE_URL && settings.SUPABASE_SERVICE_ROLE_KEY) {
-    throw new ConfigError('SUPABASE_URL: the Supabase store is not available yet; point DATABASE_URL at the Supabase database instead');
+    return new SupabaseStore({ url: settings.SUPABASE_URL, serviceRoleKey: settings.SUPABASE_SERVICE_ROLE_KEY, log });
   }
   if (settings.DATABASE_URL) return new SqlStore(pgDriver(settings.DATABASE_URL, log), log);
   return new SqlStore(pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite')), log);
