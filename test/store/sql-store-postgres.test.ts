@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RetryLaterError } from '../../functions/lib/errors.ts';
 import { createStore } from '../../functions/lib/store/index.ts';
+import { MIGRATIONS_DIR, migrate } from '../../functions/lib/store/migrate.ts';
 import { pgDriver } from '../../functions/lib/store/pg-driver.ts';
 import { SqlStore } from '../../functions/lib/store/sql-store.ts';
 import { newJob, plannedJob, result, storeContract } from './contract.ts';
@@ -27,6 +30,27 @@ describe('SqlStore on Postgres', () => {
       assert.ok(rows.every((r) => r.n === 1));
       await Promise.all(stores.map((s) => s.close()));
     } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('does not re-run migrations that `supabase db push` applied', async () => {
+    const fresh = await freshDatabase();
+    const driver = pgDriver(fresh.url);
+    try {
+      // GIVEN a database the Supabase CLI migrated: its own history table, our files applied
+      const files = (await readdir(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql')).sort();
+      await driver.exec('create schema supabase_migrations; create table supabase_migrations.schema_migrations (version text primary key, name text)');
+      for (const f of files) {
+        await driver.exec(await readFile(join(MIGRATIONS_DIR, f), 'utf8'));
+        await driver.query('insert into supabase_migrations.schema_migrations values ($1, $2)', [f.split('_')[0], f]);
+      }
+      // WHEN SqlStore starts on it THEN nothing runs twice (a re-run would fail: the tables exist)
+      assert.deepEqual(await migrate(driver), []);
+      const rows = await driver.query<{ name: string }>('select name from aiproc.schema_migrations order by name');
+      assert.deepEqual(rows.map((r) => r.name), files);
+    } finally {
+      await driver.close();
       await fresh.drop();
     }
   });

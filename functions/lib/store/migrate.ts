@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { SqlDriver } from './driver.ts';
+import type { Queryable, SqlDriver } from './driver.ts';
 
 /** supabase/migrations at the repository root: the same files `supabase db push` applies. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../supabase/migrations/', import.meta.url));
@@ -9,7 +9,8 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../supabase/migration
 const LOCK_KEY = 7_306_930_001;
 
 /**
- * Applies `dir/*.sql` in name order, each once, recorded in aiproc.schema_migrations. Everything
+ * Applies `dir/*.sql` in name order, each once, recorded in aiproc.schema_migrations (files the
+ * Supabase CLI already pushed to this database are recorded, not re-run). Everything
  * runs in one transaction under a transaction-scoped advisory lock, so processes starting
  * together wait for the first and then find nothing left to do; a failing file applies nothing.
  * Returns the names applied now.
@@ -28,9 +29,15 @@ export async function migrate(driver: SqlDriver, dir: string = MIGRATIONS_DIR): 
       alter table aiproc.schema_migrations enable row level security;`);
     const rows = await tx.query<{ name: string }>('select name from aiproc.schema_migrations');
     const done = new Set(rows.map((r) => r.name));
+    const pushed = await pushedBySupabaseCli(tx);
     const applied: string[] = [];
     for (const name of names) {
       if (done.has(name)) continue;
+      if (pushed.has(name.split('_')[0]!)) {
+        // `supabase db push` applied it already: record it, do not run it twice.
+        await tx.query('insert into aiproc.schema_migrations (name) values ($1)', [name]);
+        continue;
+      }
       const sql = await readFile(`${dir}/${name}`, 'utf8');
       try {
         await tx.exec(sql);
@@ -44,4 +51,12 @@ export async function migrate(driver: SqlDriver, dir: string = MIGRATIONS_DIR): 
     }
     return applied;
   });
+}
+
+/** Versions the Supabase CLI recorded (supabase_migrations.schema_migrations), when that table exists. */
+async function pushedBySupabaseCli(tx: Queryable): Promise<Set<string>> {
+  const [exists] = await tx.query<{ t: string | null }>("select to_regclass('supabase_migrations.schema_migrations')::text as t");
+  if (!exists?.t) return new Set();
+  const rows = await tx.query<{ version: string }>('select version from supabase_migrations.schema_migrations');
+  return new Set(rows.map((r) => String(r.version)));
 }
