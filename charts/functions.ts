@@ -37,13 +37,15 @@ export const inferenceServiceName = (slug: string) => `inference-${slug}`;
 export const ollamaServiceName = (slug: string) => `ollama-${slug}`;
 
 /**
- * Pulls the model into the shared cache only when it is not there yet, then keeps serving.
- * The function's /readyz answers only once the model does, so the pod turns ready after the pull.
+ * Pulls the model into the shared cache only when it is not there yet, loads it into memory (kept
+ * there: OLLAMA_KEEP_ALIVE=-1), then keeps serving. The function's /readyz answers only once Ollama
+ * lists the model, so the pod turns ready after the pull.
  */
 const OLLAMA_START = `ollama serve & pid=$!
 until ollama list >/dev/null 2>&1; do sleep 1; done
 if ollama show "$AIPROC_OLLAMA_MODEL" >/dev/null 2>&1; then echo "model $AIPROC_OLLAMA_MODEL is in the cache"
 else echo "pulling $AIPROC_OLLAMA_MODEL into the shared cache"; ollama pull "$AIPROC_OLLAMA_MODEL" || echo "pull failed; /readyz stays red"; fi
+ollama run --keepalive -1s "$AIPROC_OLLAMA_MODEL" "" >/dev/null 2>&1 && echo "model $AIPROC_OLLAMA_MODEL loaded"
 wait $pid
 `;
 
