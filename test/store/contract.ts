@@ -205,6 +205,18 @@ export function storeContract(name: string, h: StoreHarness): void {
       await assert.rejects(store.cancelJob(randomUUID()), NotFoundError);
     });
 
+    it('answers "cancelled" for the tasks of a job cancelled while it was planning', async () => {
+      const job = newJob();
+      await store.createJob(job);
+      assert.equal(await store.cancelJob(job.id), true);
+      await store.setPlan(job.id, plan(2), false);
+      const got = await store.getJob(job.id);
+      assert.deepEqual([got?.status, got?.parts.length], ['cancelled', 0]);
+      assert.equal((await store.startPart(job.id, 1)).cancelled, true);
+      assert.deepEqual(await store.recordPart(result(job.id, 1)), { recorded: false, complete: true });
+      assert.equal(await store.claimSynthesis(job.id, 'merger-a', 60), 'done');
+    });
+
     it('synthesises exactly once when the last two parts of a job arrive together', async () => {
       // Each merger records its part, and claims only when its record says the job is complete.
       const merger = async (s: Store, jobId: string, index: number, name: string) => {
