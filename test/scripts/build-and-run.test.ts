@@ -68,15 +68,15 @@ describe('build-and-run.sh --dry-run', () => {
   it('--down deletes every kind of object the charts make in the namespace, except the volume claims', () => {
     // GIVEN the kinds --down deletes (by label) and everything the charts put in the namespace
     const kinds = new Set(sh.match(/^DOWN_KINDS="([^"]+)"/m)![1]!.split(','));
-    const resource = (o: { apiVersion: string; kind: string }) =>
-      ({
-        'sources.knative.dev/v1alpha1 RabbitmqSource': 'rabbitmqsources.sources.knative.dev',
-        'serving.knative.dev/v1 Service': 'services.serving.knative.dev',
-        'rabbitmq.com/v1beta1 RabbitmqCluster': 'rabbitmqcluster',
-        'rabbitmq.com/v1beta1 Exchange': 'exchanges.rabbitmq.com',
-        'rabbitmq.com/v1beta1 Queue': 'queues.rabbitmq.com',
-        'rabbitmq.com/v1beta1 Binding': 'bindings.rabbitmq.com',
-      })[`${o.apiVersion} ${o.kind}`] ?? o.kind.toLowerCase();
+    const crdResources: Record<string, string> = {
+      'sources.knative.dev/v1alpha1 RabbitmqSource': 'rabbitmqsources.sources.knative.dev',
+      'serving.knative.dev/v1 Service': 'services.serving.knative.dev',
+      'rabbitmq.com/v1beta1 RabbitmqCluster': 'rabbitmqcluster',
+      'rabbitmq.com/v1beta1 Exchange': 'exchanges.rabbitmq.com',
+      'rabbitmq.com/v1beta1 Queue': 'queues.rabbitmq.com',
+      'rabbitmq.com/v1beta1 Binding': 'bindings.rabbitmq.com',
+    };
+    const resource = (o: { apiVersion: string; kind: string }) => crdResources[`${o.apiVersion} ${o.kind}`] ?? o.kind.toLowerCase();
     const namespaced = synthAll(configWith()).filter((o) => o.metadata.namespace === 'aiproc');
     for (const o of namespaced) {
       // THEN each object carries the label --down selects by
