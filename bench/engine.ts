@@ -69,37 +69,41 @@ async function direct(): Promise<{ sample: () => Promise<Sample>; close: () => P
 
 async function pipeline(): Promise<{ sample: () => Promise<Sample>; close: () => Promise<void> }> {
   const app = await startAiproc({ AIPROC_MODEL: modelPath });
-  return {
-    sample: async () => {
-      const t0 = performance.now();
-      const res = await fetch(`${app.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'codellama-7b', stream: true, stream_options: { include_usage: true }, max_tokens: maxTokens, temperature: 0, messages: [{ role: 'user', content: prompt }] }),
-      });
-      if (!res.ok || !res.body) throw new Error(`pipeline answered ${res.status}: ${await res.text()}`);
-      let first = 0;
-      let last = 0;
-      let tokens = 0;
-      let buf = '';
-      const decoder = new TextDecoder();
-      for await (const bytes of res.body) {
-        buf += decoder.decode(bytes, { stream: true });
-        let cut;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const data = buf.slice(0, cut).split('\n').find((l) => l.startsWith('data:'))?.slice(5).trim();
-          buf = buf.slice(cut + 2);
-          if (!data || data === '[DONE]') continue;
-          const chunk = JSON.parse(data);
-          if (chunk.choices?.[0]?.delta?.content) {
-            first ||= performance.now();
-            last = performance.now();
-          }
-          if (chunk.usage) tokens = chunk.usage.completion_tokens;
+  const sample = async (): Promise<Sample> => {
+    const t0 = performance.now();
+    const res = await fetch(`${app.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'codellama-7b', stream: true, stream_options: { include_usage: true }, max_tokens: maxTokens, temperature: 0, messages: [{ role: 'user', content: prompt }] }),
+    });
+    if (!res.ok || !res.body) throw new Error(`pipeline answered ${res.status}: ${await res.text()}`);
+    let first = 0;
+    let last = 0;
+    let tokens = 0;
+    let buf = '';
+    const decoder = new TextDecoder();
+    for await (const bytes of res.body) {
+      buf += decoder.decode(bytes, { stream: true });
+      let cut;
+      while ((cut = buf.indexOf('\n\n')) >= 0) {
+        const data = buf.slice(0, cut).split('\n').find((l) => l.startsWith('data:'))?.slice(5).trim();
+        buf = buf.slice(cut + 2);
+        if (!data || data === '[DONE]') continue;
+        const chunk = JSON.parse(data);
+        if (chunk.choices?.[0]?.delta?.content) {
+          first ||= performance.now();
+          last = performance.now();
         }
+        if (chunk.usage) tokens = chunk.usage.completion_tokens;
       }
-      return { tokens, totalMs: last - t0, genMs: last - first };
-    },
+    }
+    return { tokens, totalMs: last - t0, genMs: last - first };
+  };
+  return {
+    sample: () =>
+      sample().catch((err: unknown) => {
+        throw new Error(`the pipeline failed (${(err as Error).message}); npm start said:\n${app.stderr().slice(-3000)}`, { cause: err });
+      }),
     close: () => app.stop(),
   };
 }
