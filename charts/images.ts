@@ -19,7 +19,7 @@ export const OfficialImages = {
   gateway: 'nginx:1.29-alpine',
   n8n: 'n8nio/n8n:2.2.3',
   openwebui: 'ghcr.io/open-webui/open-webui:v0.6.34',
-  devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.4',
+  devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1',
 } as const;
 
 /** @example functionsImage('3f2a9c1') // 'dev.local/aiproc-functions:3f2a9c1' */
