@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Exchanges } from '../../functions/lib/bus/topology.ts';
+import { parseModelsConfig } from '../../functions/lib/config/models.ts';
 import { BUILT_IMAGES, OfficialImages } from '../../charts/images.ts';
 import { SECRET_NAME, SecretKeys } from '../../charts/secrets.ts';
 import { configWith, idOf, ROOT, synthAll, type K8sObject } from './support.ts';
@@ -181,6 +182,28 @@ describe('the charts hold together', () => {
       // THEN they are the inference pods of the configured model, on Ollama's port
       assert.equal(service.spec.selector['serving.knative.dev/service'], `inference-${cfg.models[role]}`);
       assert.equal(new URL(host).port, String(service.spec.ports[0].port));
+    }
+  });
+
+  it('the functions read the models config the charts were built from (selection and CPU-only applied)', () => {
+    // GIVEN a selection of one model, CPU-only
+    const one = configWith({ AIPROC_MODELS: cfg.models.planner, AIPROC_CPU_ONLY: '1' });
+    const out = synthAll(one);
+    // WHEN the config map the functions mount is read
+    const cm = out.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'aiproc-models')!;
+    const effective = parseModelsConfig(JSON.parse(cm.data!['models.json']!));
+    // THEN it holds exactly the deployed models, without GPUs, and every function points at it
+    assert.deepEqual(effective.models.map((m) => m.slug), [cfg.models.planner]);
+    assert.ok(effective.models.every((m) => m.scaling.gpu === 0));
+    for (const k of out.filter((o) => o.apiVersion === 'serving.knative.dev/v1')) {
+      const c = k.spec.template.spec.containers[0];
+      const file = c.env.find((e: any) => e.name === 'AIPROC_MODELS_FILE').value as string;
+      const mount = c.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${idOf(k)}: ${file} is not mounted`);
+      const volume = k.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+      assert.equal(volume.configMap.name, 'aiproc-models');
+      const slug = c.env.find((e: any) => e.name === 'AIPROC_MODEL_SLUG')?.value;
+      if (slug) assert.ok(effective.models.some((m) => m.slug === slug), `${idOf(k)}: ${slug} is not in the mounted config`);
     }
   });
 });
