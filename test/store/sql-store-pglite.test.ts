@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ConfigError } from '../../functions/lib/errors.ts';
 import { createStore } from '../../functions/lib/store/index.ts';
 import { migrate } from '../../functions/lib/store/migrate.ts';
 import { pgliteDriver } from '../../functions/lib/store/pglite-driver.ts';
@@ -16,12 +18,21 @@ storeContract('SqlStore on PGlite', { open: async () => new SqlStore(pgliteDrive
 
 describe('SqlStore on PGlite', () => {
   it('is what createStore picks without DATABASE_URL or Supabase, in <AIPROC_DATA_DIR>/pglite', async () => {
-    // GIVEN the folder the contract above filled (and closed)
+    // GIVEN the folder the contract above filled (and closed), and a lock left by a process that is gone
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir, 'pglite.lock'), String(gone));
     const store = createStore({ AIPROC_DATA_DIR: dir, DATABASE_URL: undefined, SUPABASE_URL: undefined, SUPABASE_SERVICE_ROLE_KEY: undefined });
     assert.equal(store.describe(), `PGlite at ${join(dir, 'pglite')}`);
     await store.init();
     assert.ok((await store.listJobs(1)).length === 1, 'the jobs of the earlier store are there');
     await store.close();
+    assert.equal(existsSync(join(dir, 'pglite.lock')), false, 'closing releases the folder');
+  });
+
+  it('refuses a folder another live process holds, naming AIPROC_DATA_DIR', () => {
+    const folder = join(dir, 'held');
+    writeFileSync(`${folder}.lock`, String(process.ppid));
+    assert.throws(() => pgliteDriver(folder), (err: Error) => err instanceof ConfigError && /AIPROC_DATA_DIR.*in use.*pid/.test(err.message));
   });
 
   it('applies each migration once', async () => {

@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { toStoreError } from './db-errors.ts';
 import type { Queryable, Row, SqlDriver } from './driver.ts';
+import { lockFolder } from './folder-lock.ts';
 
 /**
  * PGlite (Postgres in WebAssembly, in this process) behind the SqlDriver interface. It serves
  * one connection: PGlite's own mutex queues queries and holds them while a transaction runs.
- * `dir` undefined keeps the database in memory (tests).
+ * `dir` undefined keeps the database in memory (tests). A folder is locked to one process
+ * (folder-lock.ts): a second process gets a ConfigError instead of a corrupted database.
  * Opening starts at once and queries wait for it, so construction stays synchronous.
  * @example const driver = pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite'))
  */
@@ -16,6 +18,7 @@ export function pgliteDriver(dir?: string): SqlDriver {
     throw toStoreError(err, target);
   };
   if (dir) mkdirSync(dir, { recursive: true });
+  const release = dir ? lockFolder(dir) : () => {};
   const db = new PGlite(dir);
   // A failed open also rejects every query with the same error; this only keeps it from being unhandled.
   db.waitReady.catch(() => {});
@@ -30,7 +33,11 @@ export function pgliteDriver(dir?: string): SqlDriver {
     ...on(db),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(on(tx))).catch(fail),
     async close() {
-      if (!db.closed) await db.close();
+      try {
+        if (!db.closed) await db.close();
+      } finally {
+        release();
+      }
     },
   };
 }
