@@ -53,6 +53,28 @@ describe('SupabaseStore', () => {
     await assert.rejects(store.init(), (err: Error) => err instanceof ConfigError && /SUPABASE_SERVICE_ROLE_KEY/.test(err.message));
   });
 
+  it('fails at init with a ConfigError saying to expose the aiproc schema', async () => {
+    const other = await startPostgrestStandin({ databaseUrl: db.url, serviceRoleKey: KEY, schemas: ['public'] });
+    try {
+      const store = new SupabaseStore({ url: other.url, serviceRoleKey: KEY });
+      await assert.rejects(store.init(), (err: Error) => err instanceof ConfigError && /aiproc schema is not exposed/.test(err.message));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('fails at init with a ConfigError saying to apply the migrations', async () => {
+    const empty = await freshDatabase();
+    const other = await startPostgrestStandin({ databaseUrl: empty.url, serviceRoleKey: KEY });
+    try {
+      const store = new SupabaseStore({ url: other.url, serviceRoleKey: KEY });
+      await assert.rejects(store.init(), (err: Error) => err instanceof ConfigError && /migrations are not applied.*supabase db push/.test(err.message));
+    } finally {
+      await other.close();
+      await empty.drop();
+    }
+  });
+
   it('says "retry later", naming SUPABASE_URL, when the API does not answer', async () => {
     const store = new SupabaseStore({ url: 'http://127.0.0.1:1', serviceRoleKey: KEY });
     await assert.rejects(store.init(), (err: Error) => err instanceof RetryLaterError && /SUPABASE_URL \(http:\/\/127\.0\.0\.1:1\)/.test(err.message));

@@ -124,6 +124,8 @@ export async function startPostgrestStandin(options: StandinOptions): Promise<St
     } else if (req.method === 'GET' && !path.includes('/')) {
       const schema = profile(req, 'accept-profile');
       const sql = selectSql(schema, path, url.searchParams);
+      const { rows } = await pool.query('select to_regclass($1) is not null as found', [`${ident(schema)}.${ident(path)}`]);
+      if (!rows[0].found) throw new ApiError(404, 'PGRST205', `Could not find the table '${schema}.${path}' in the schema cache`);
       query = { text: `select coalesce(json_agg(r), '[]'::json) as body from (${sql.text}) r`, values: sql.values };
       readOnly = true;
     } else {
