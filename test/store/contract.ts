@@ -131,6 +131,18 @@ export function storeContract(name: string, h: StoreHarness): void {
       await assert.rejects(store.recordPart(result(randomUUID(), 0)), NotFoundError);
     });
 
+    it('stores text with NUL characters, which Postgres cannot hold, as U+FFFD', async () => {
+      const job = newJob({ messages: [{ role: 'user', content: 'a\u0000b' }] });
+      await store.createJob(job);
+      await store.setPlan(job.id, plan(1), true);
+      await store.recordPart(result(job.id, 0, { output: 'x\u0000y' }));
+      await store.addJobEvent(job.id, 'part.completed', { text: 'p\u0000q' });
+      const got = await store.getJob(job.id);
+      assert.equal(got?.messages[0]?.content, 'a\uFFFDb');
+      assert.equal(got?.parts[0]?.output, 'x\uFFFDy');
+      assert.deepEqual((await store.listJobEvents(job.id))[0]?.data, { text: 'p\uFFFDq' });
+    });
+
     it('claims the synthesis once, busy while leased, done after completion; usage sums everything', async () => {
       const id = await plannedJob(store, 2);
       await store.recordPart(result(id, 0, { usage: usage(1, 2) }));

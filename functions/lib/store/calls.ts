@@ -12,6 +12,25 @@ export const JSONB_ARGS = new Set(['p_messages', 'p_meta', 'p_plan', 'p_data', '
 
 export type PerformanceReport = Parameters<Store['addPerformanceReport']>[0];
 
+/**
+ * Makes values storable: Postgres text and jsonb cannot hold U+0000 (a model may still write
+ * it), so it becomes U+FFFD rather than failing the write for good; undefined becomes null.
+ * @example clean({ p_output: 'a\u0000b' }) // { p_output: 'a\uFFFDb' }
+ */
+export function clean(args: RpcArgs): RpcArgs {
+  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, cleanValue(v)]));
+}
+
+function cleanValue(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (typeof v === 'string') return v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v;
+  if (Array.isArray(v)) return v.map(cleanValue);
+  if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [cleanValue(k) as string, cleanValue(x)]));
+  }
+  return v;
+}
+
 export const rpcArgs = {
   createJob: (j: NewJob): RpcArgs => ({
     p_id: j.id, p_model: j.model, p_messages: j.messages, p_owner: j.owner, p_stream: j.stream, p_meta: j.meta,

@@ -1,7 +1,7 @@
 import type { PlanPart, Usage } from '../events/schemas.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { JSONB_ARGS, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
+import { clean, JSONB_ARGS, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
 import type { Row, SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
 import { assembleJobs, toEvent, toRule, toRuleStats } from './rows.ts';
@@ -38,7 +38,8 @@ export class SqlStore implements Store {
   }
 
   /** Calls aiproc.<fn> with named arguments; jsonb ones travel as JSON text. */
-  #call(fn: string, args: RpcArgs): Promise<Row[]> {
+  #call(fn: string, raw: RpcArgs): Promise<Row[]> {
+    const args = clean(raw);
     const keys = Object.keys(args);
     const list = keys.map((k, i) => `${k} => $${i + 1}${JSONB_ARGS.has(k) ? '::text::jsonb' : ''}`);
     const params = keys.map((k) => (JSONB_ARGS.has(k) ? JSON.stringify(args[k]) : args[k]));

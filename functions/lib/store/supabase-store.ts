@@ -2,7 +2,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { PlanPart, Usage } from '../events/schemas.ts';
 import { ConfigError, NotFoundError, RetryLaterError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
+import { clean, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
 import { toStoreError } from './db-errors.ts';
 import type { Row } from './driver.ts';
 import { assembleJobs, toEvent, toRule, toRuleStats } from './rows.ts';
@@ -86,7 +86,7 @@ export class SupabaseStore implements Store {
   }
 
   async #rpc(fn: string, args: RpcArgs): Promise<unknown> {
-    const { data, error, status } = await this.#db.rpc(fn, args).retry(false);
+    const { data, error, status } = await this.#db.rpc(fn, clean(args)).retry(false);
     if (error) this.#fail(error, status);
     return data;
   }
