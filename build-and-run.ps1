@@ -213,9 +213,13 @@ function Step-knative-config {
 }
 
 function Get-GpuCount {
-  $out = Invoke-Quiet { kubectl --context $Context get nodes -o 'jsonpath={range .items[*]}{.status.allocatable.nvidia\.com/gpu}{"\n"}{end}' }
+  # JSON rather than a jsonpath with quotes: Windows PowerShell mangles quotes in native arguments.
+  $nodes = Invoke-Quiet { kubectl --context $Context get nodes -o json } | Out-String | ConvertFrom-Json
   $n = 0
-  foreach ($line in ($out -split "`n")) { if ($line.Trim()) { $n += [int]$line.Trim() } }
+  foreach ($node in $nodes.items) {
+    $gpu = $node.status.allocatable.PSObject.Properties['nvidia.com/gpu']
+    if ($gpu) { $n += [int]$gpu.Value }
+  }
   $n
 }
 
@@ -261,13 +265,13 @@ function Step-secrets {
     Say '  would create the namespace if missing and, if the Secret is missing, generate it with node charts/generate-secrets.ts'
     return
   }
-  kubectl --context $Context create namespace $Namespace --dry-run=client -o yaml | kubectl --context $Context apply -f - | Out-Null
+  kubectl --context $Context create namespace $Namespace '--dry-run=client' -o yaml | kubectl --context $Context apply -f '-' | Out-Null
   Invoke-Quiet { kubectl --context $Context -n $Namespace get secret aiproc-secrets } | Out-Null
   if ($LASTEXITCODE -eq 0) {
     Say '  Secret exists; kept'
   } else {
     $env:AIPROC_NAMESPACE = $Namespace
-    & $NodeExe charts/generate-secrets.ts | kubectl --context $Context apply -f - | Out-Null
+    & $NodeExe charts/generate-secrets.ts | kubectl --context $Context apply -f '-' | Out-Null
     if ($LASTEXITCODE -ne 0) { Fail 'could not create the Secret' }
     Say '  Secret generated'
   }
@@ -333,7 +337,7 @@ function Step-wait {
   } else {
     $start = Get-Date
     while ($true) {
-      Invoke-Quiet { kubectl --context $Context -n $Namespace wait --for=condition=Ready ksvc --all --timeout=20s } | Out-Null
+      Invoke-Quiet { kubectl --context $Context -n $Namespace wait '--for=condition=Ready' ksvc --all '--timeout=20s' } | Out-Null
       if ($LASTEXITCODE -eq 0) { break }
       $elapsed = [int]((Get-Date) - $start).TotalSeconds
       if ($elapsed -ge $WaitTimeoutS) { Fail "not ready after $WaitTimeoutS s; see: kubectl -n $Namespace get ksvc,pods" }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Language, Parser, type Node as SyntaxNode } from 'web-tree-sitter';
 import { configWith, idOf, ROOT, synthAll } from '../charts/support.ts';
 
 const sh = readFileSync(join(ROOT, 'build-and-run.sh'), 'utf8');
@@ -95,7 +97,31 @@ describe('build-and-run.sh --dry-run', () => {
   });
 });
 
+/** Syntax errors in PowerShell source, from the tree-sitter PowerShell grammar (no pwsh needed). */
+async function powershellSyntaxErrors(source: string): Promise<string[]> {
+  await Parser.init();
+  const wasm = createRequire(import.meta.url).resolve('tree-sitter-powershell/tree-sitter-powershell.wasm');
+  const parser = new Parser();
+  parser.setLanguage(await Language.load(wasm));
+  const tree = parser.parse(source)!;
+  const errors: string[] = [];
+  const walk = (n: SyntaxNode) => {
+    if (n.type === 'ERROR' || n.isMissing) errors.push(`line ${n.startPosition.row + 1}: ${n.text.slice(0, 60)}`);
+    for (const c of n.children) if (c) walk(c);
+  };
+  walk(tree.rootNode);
+  return errors;
+}
+
 describe('build-and-run.ps1 mirrors build-and-run.sh step for step', () => {
+  it('parses as PowerShell', async () => {
+    // GIVEN the script, and a broken one as a control
+    // WHEN both are parsed with the PowerShell grammar
+    // THEN the script has no syntax error, and the control has one
+    assert.deepEqual(await powershellSyntaxErrors(ps1), []);
+    assert.notDeepEqual(await powershellSyntaxErrors('function Step-x { if ($a { }\n'), []);
+  });
+
   it('declares the same named steps, with the same titles, in the same order (run and --down)', () => {
     // GIVEN the step calls of each script
     const shSteps = [...sh.matchAll(/^\s*run_step ([a-z-]+) "([^"]+)"/gm)].map((m) => `${m[1]}: ${m[2]}`);
