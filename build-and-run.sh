@@ -158,6 +158,7 @@ step_kubernetes_version() {
     return
   fi
   local ver minor
+  # shellcheck disable=SC2016 # a JavaScript template literal, not a shell expansion
   ver="$("${KUBECTL[@]}" version -o json | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s).serverVersion;console.log(`${v.major}.${v.minor}`.replace(/\+/g,""))})')"
   minor="${ver#*.}"
   if [ "${ver%%.*}" -lt "${MIN_KUBERNETES%%.*}" ] || { [ "${ver%%.*}" -eq "${MIN_KUBERNETES%%.*}" ] && [ "$minor" -lt "$need_minor" ]; }; then
@@ -225,8 +226,8 @@ step_gpu() {
   CDK8S_OUTDIR="$tmp" "$NODE" charts/main.ts
   run "${KUBECTL[@]}" apply -f "$tmp"/*-aiproc-gpu.k8s.yaml
   rm -rf "$tmp"
-  local i n=0
-  for i in $(seq 1 18); do
+  local _ n=0
+  for _ in $(seq 1 18); do
     n="$(gpu_count)"
     [ "$n" -gt 0 ] && break
     sleep 5
