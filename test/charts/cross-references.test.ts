@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -204,6 +205,22 @@ describe('the charts hold together', () => {
       assert.equal(volume.configMap.name, 'aiproc-models');
       const slug = c.env.find((e: any) => e.name === 'AIPROC_MODEL_SLUG')?.value;
       if (slug) assert.ok(effective.models.some((m) => m.slug === slug), `${idOf(k)}: ${slug} is not in the mounted config`);
+    }
+  });
+
+  it('every shell script a container runs parses (sh -n)', () => {
+    // GIVEN the `sh -c` scripts of every container (Ollama start, migrations, workflow import)
+    const scripts = podSpecs().flatMap(({ owner, spec }) =>
+      containersOf(spec)
+        .filter((c) => c.command?.[0] === '/bin/sh' && c.command[1] === '-c')
+        .map((c) => [`${idOf(owner)} ${c.name}`, c.command[2] as string] as const),
+    );
+    assert.ok(scripts.length >= 3);
+    for (const [where, script] of scripts) {
+      // WHEN the shell checks its syntax
+      const r = spawnSync('sh', ['-n', '-c', script], { encoding: 'utf8' });
+      // THEN it has none to report
+      assert.equal(r.status, 0, `${where}: ${r.stderr}`);
     }
   });
 });
