@@ -5,7 +5,11 @@ import type { Queryable, SqlDriver } from './driver.ts';
 /** supabase/migrations at the repository root: the same files `supabase db push` applies. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../supabase/migrations/', import.meta.url));
 
-/** Any constant shared by every aiproc process: they queue on it while one migrates. */
+/**
+ * Any constant shared by every aiproc process: they queue on it while one migrates. The
+ * Kubernetes migration Job (charts/supabase.ts) takes the same key and records in the same
+ * aiproc.schema_migrations table: change them together.
+ */
 const LOCK_KEY = 7_306_930_001;
 
 /**
