@@ -65,7 +65,7 @@ export function pgDriver(url: string, log?: Logger, options: { max?: number } = 
       }
     },
     async close() {
-      await pool.end();
+      if (!pool.ended && !pool.ending) await pool.end();
     },
   };
 }
