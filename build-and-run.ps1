@@ -154,7 +154,10 @@ function Step-dependencies {
   if ((Test-Path $NodeExe) -and (Test-Path $marker) -and ((Get-Item $marker).LastWriteTime -gt (Get-Item (Join-Path $Root 'package-lock.json')).LastWriteTime)) {
     Say '  node_modules is up to date'
   } else {
-    Invoke-Run 'npm' @('ci', '--no-audit', '--no-fund')
+    # npm install only if npm ci refuses the lock file (see images/functions.Dockerfile).
+    if ($DryRun) { Invoke-Run 'npm' @('ci', '--no-audit', '--no-fund'); return }
+    npm ci --no-audit --no-fund
+    if ($LASTEXITCODE -ne 0) { Invoke-Run 'npm' @('install', '--no-audit', '--no-fund') }
   }
 }
 

@@ -147,7 +147,8 @@ step_dependencies() {
   if [ -x "$NODE" ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "  node_modules is up to date"
   else
-    run npm ci --no-audit --no-fund
+    # npm install only if npm ci refuses the lock file (see images/functions.Dockerfile).
+    run npm ci --no-audit --no-fund || run npm install --no-audit --no-fund
   fi
 }
 

@@ -11,8 +11,11 @@ COPY package.json package-lock.json ./
 # Optional packages are the embedded engine's prebuilt llama.cpp binaries (CUDA builds alone are
 # >500 MB); in a container the functions use Ollama, so they are left out, and no install script
 # needs to run.
+# `npm install --no-save` only if `npm ci` refuses the lock file (it does while the lock lacks
+# node-llama-cpp's optional per-platform packages); it still takes the versions from the lock.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+    || npm install --no-save --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
