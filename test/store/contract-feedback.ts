@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { NotFoundError } from '../../functions/lib/errors.ts';
 import type { NewRule, Store } from '../../functions/lib/store/types.ts';
-import { newJob, plannedJob, result, usage } from './contract.ts';
+import { newJob, plannedJob, result, usage } from './fixtures.ts';
 
 const rule = (over: Partial<NewRule> = {}): NewRule => ({
   scope: 'merger', model: '*', text: 'Answer in English.', origin: 'person', active: true, ...over,

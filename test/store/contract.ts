@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { NotFoundError } from '../../functions/lib/errors.ts';
-import type { PlanPart } from '../../functions/lib/events/schemas.ts';
-import type { NewJob, PartResult, Store } from '../../functions/lib/store/types.ts';
+import type { Store } from '../../functions/lib/store/types.ts';
 import { rulesContract } from './contract-feedback.ts';
+import { newJob, plan, plannedJob, result, usage } from './fixtures.ts';
+
+export { newJob, plan, plannedJob, result, usage } from './fixtures.ts';
 
 /** How the contract reaches one kind of store. */
 export interface StoreHarness {
@@ -15,39 +17,6 @@ export interface StoreHarness {
    * Supabase). PGlite serves one process and one connection: races then run on one store.
    */
   concurrent: boolean;
-}
-
-export const usage = (p: number, c: number) => ({ promptTokens: p, completionTokens: c });
-
-export function newJob(over: Partial<NewJob> = {}): NewJob {
-  return {
-    id: randomUUID(),
-    model: 'aiproc',
-    messages: [{ role: 'user', content: 'Explain TCP and write a haiku about it.' }],
-    owner: 'splitter-1',
-    stream: true,
-    meta: { user: 'ada', chatId: `chat-${randomUUID()}`, messageId: `msg-${randomUUID()}` },
-    ...over,
-  };
-}
-
-export function plan(n: number): PlanPart[] {
-  return Array.from({ length: n }, (_, i) => ({ index: i, title: `Part ${i}`, prompt: `Do part ${i}`, model: i % 2 ? 'codellama-7b' : 'llama3-8b' }));
-}
-
-export function result(jobId: string, index: number, over: Partial<PartResult> = {}): PartResult {
-  return {
-    jobId, index, status: 'completed', output: `answer ${index}`, usage: usage(10, 20),
-    startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.500Z', attempts: 1, ...over,
-  };
-}
-
-/** A job with a plan of `n` parts, ready for results. */
-export async function plannedJob(store: Store, n: number, over: Partial<NewJob> = {}): Promise<string> {
-  const job = newJob(over);
-  await store.createJob(job);
-  await store.setPlan(job.id, plan(n), n === 1, usage(5, 7));
-  return job.id;
 }
 
 /**
