@@ -158,6 +158,12 @@ describe('LlamaCppClient refuses bad model files with a ConfigError naming the f
     await assert.rejects(load(path), refuses(path, /truncated or corrupt/));
   });
 
+  test('a context too large for memory', async () => {
+    const path = await testModel();
+    // 50M tokens of KV cache for this model (~1 TB) is more than any machine here has
+    await assert.rejects(LlamaCppClient.load({ modelPath: path, contextSize: 50_000_000, sequences: 1, log }), refuses(path, /needs more memory than this machine has free.*lower embedded\.contextSize/));
+  });
+
   test('an architecture llama.cpp does not know', async () => {
     const path = join(dir, 'alien.gguf');
     copyFileSync(await testModel(), path);

@@ -76,12 +76,14 @@ function llamaLogger(log: Logger, recent: string[]) {
 }
 
 /** Turns llama.cpp's reasons for refusing a file into one sentence that names the file. */
-export function explainLoadFailure(path: string, err: unknown, recent: readonly string[]): ConfigError {
+export function explainLoadFailure(path: string, err: unknown, recent: readonly string[], context?: { contextSize: number; sequences: number }): ConfigError {
   const file = `the model file ${path}`;
   if (err instanceof ConfigError) return err;
   if (err instanceof Error && /GGUF magic/i.test(err.message)) return new ConfigError(`${file} is not a GGUF file (${err.message}); point AIPROC_MODEL at a .gguf model`);
   if (err instanceof InsufficientMemoryError)
-    return new ConfigError(`${file} needs more memory than this machine has free (${err.message}); use a smaller or more quantised model, or lower embedded.contextSize / embedded.sequences in the models config`);
+    return context
+      ? new ConfigError(`the context for ${path} (${context.sequences} × ${context.contextSize} tokens) needs more memory than this machine has free (${err.message}); lower embedded.contextSize or embedded.sequences in the models config`)
+      : new ConfigError(`${file} needs more memory than this machine has free (${err.message}); use a smaller or more quantised model`);
   const arch = recent.map((l) => /unknown model architecture: '([^']+)'/.exec(l)?.[1]).find(Boolean);
   if (arch) return new ConfigError(`${file} has the model architecture '${arch}', which this build of llama.cpp (node-llama-cpp) does not support; use another model, a newer node-llama-cpp, or serve it with Ollama (OLLAMA_HOST)`);
   const detail = recent.find((l) => /error loading model|failed to read|failed to load/i.test(l)) ?? (err instanceof Error ? err.message : String(err));
@@ -109,8 +111,10 @@ export async function loadLlamaModel(opts: LoadOptions): Promise<Loaded> {
   logListeners.add(listener);
 
   let model: LlamaModel | undefined;
+  let phase: 'model' | 'context' = 'model';
   try {
     model = await llama.loadModel({ modelPath });
+    phase = 'context';
     const context = await model.createContext({
       contextSize: opts.contextSize,
       sequences: opts.sequences,
@@ -128,6 +132,6 @@ export async function loadLlamaModel(opts: LoadOptions): Promise<Loaded> {
   } catch (err) {
     await model?.dispose().catch(() => {});
     logListeners.delete(listener);
-    throw explainLoadFailure(modelPath, err, recent);
+    throw explainLoadFailure(modelPath, err, recent, phase === 'context' ? opts : undefined);
   }
 }
