@@ -74,8 +74,8 @@ export class LlamaCppClient implements ModelClient {
     return new LlamaCppClient(opts.modelPath, loaded, opts.log);
   }
 
-  /** Chats that can be generated at the same time. */
-  get sequences(): number {
+  /** Chats that can be generated at the same time (the context's sequences). */
+  get concurrency(): number {
     return this.#pool.size;
   }
 

@@ -28,6 +28,8 @@ export interface ChatResult {
  */
 export interface ModelClient {
   readonly backend: 'ollama' | 'embedded' | 'scripted';
+  /** Chats it generates at once (the embedded engine: its context sequences; more wait in its queue). Unset: no limit of its own. */
+  readonly concurrency?: number;
   /** One line for the start banner, e.g. `ollama at http://127.0.0.1:11434`. */
   describe(): string;
   chat(req: ChatRequest): Promise<ChatResult>;
