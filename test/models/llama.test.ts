@@ -66,6 +66,7 @@ describe('LlamaCppClient on a real small model', () => {
       additionalProperties: false,
     };
     const r = await client.chat({ model: '', messages: user('Split this into parts: What is Rust, and who wrote Hamlet?'), format: schema, maxTokens: 160 });
+    assert.doesNotMatch(r.content, /\n/, 'compact JSON: no tokens spent on line breaks and indentation');
     const parsed: unknown = JSON.parse(r.content);
     const validate = new Ajv({ strict: false }).compile(schema);
     assert.ok(validate(parsed), JSON.stringify(validate.errors));
