@@ -42,33 +42,49 @@ describe('npm start on a real small model', () => {
     assert.match(app.stdout(), /models: +embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, 1 parallel chats of \d+ tokens \(from AIPROC_MODEL\)/);
   });
 
-  test('a two-topic question is planned in parts, answered, merged and streamed well-formed, with consistent usage', async () => {
-    const stream = await client.chat.completions.create({
-      model: 'aiproc',
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: 'user', content: 'What is the capital of France? And write a Python function that adds two numbers.' }],
-    });
+  /** Asks one question streamed; checks the stream is well-formed whatever the plan; returns what came. */
+  async function ask(question: string) {
+    const stream = await client.chat.completions.create({ model: 'aiproc', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: question }] });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const c of stream) chunks.push(c);
-
-    // the stream: one id, role first, content, one stop, usage last
+    // one id, role first, content, one stop, usage last
     const id = chunks[0]!.id;
     assert.ok(chunks.every((c) => c.id === id && c.object === 'chat.completion.chunk'));
     assert.equal(chunks[0]!.choices[0]?.delta.role, 'assistant');
     const content = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
-    assert.ok(content.trim().length > 0, 'a non-empty merged answer');
+    assert.ok(content.trim().length > 0, 'a non-empty answer');
     const stops = chunks.filter((c) => c.choices[0]?.finish_reason);
     assert.deepEqual(stops.map((c) => c.choices[0]!.finish_reason), ['stop']);
     const usage = chunks.at(-1)!.usage!;
     assert.deepEqual(chunks.at(-1)!.choices, []);
     assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+    return { id, content, usage, job: await job(id) };
+  }
 
-    // the job: planned in two or more parts, each answered, one merged answer, the same usage
-    const j = await job(id);
+  test('a two-topic question is planned in parts, answered, merged and streamed well-formed, with consistent usage', async () => {
+    // A 135M-parameter planner splits some two-topic questions and not others; the first is the
+    // one it splits today, the others keep the test meaningful when prompts change.
+    const questions = [
+      'What is the capital of France? And write a Python function that adds two numbers.',
+      'Who wrote Hamlet? Also, what is the boiling point of water?',
+      'What is photosynthesis, and how do I reverse a string in JavaScript?',
+    ];
+    let split: Awaited<ReturnType<typeof ask>> | undefined;
+    const plans: unknown[] = [];
+    for (const q of questions) {
+      const r = await ask(q);
+      plans.push(r.job.plan);
+      if ((r.job.plan?.length ?? 0) >= 2) {
+        split = r;
+        break;
+      }
+    }
+    assert.ok(split, `no two-topic question was planned in two or more parts: ${JSON.stringify(plans)}`);
+    const { content, usage, job: j } = split;
+
+    // the job: planned in parts, each answered, one merged answer, the same usage as the stream
     assert.equal(j.status, 'completed');
     assert.equal(j.fastPath, false);
-    assert.ok((j.plan?.length ?? 0) >= 2, `plan: ${JSON.stringify(j.plan)}`);
     assert.equal(j.parts.length, j.plan!.length);
     for (const p of j.parts) {
       assert.equal(p.status, 'completed');
