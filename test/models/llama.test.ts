@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { pino } from 'pino';
-import { CancelledError, ConfigError } from '../../functions/lib/errors.ts';
+import { BadInputError, CancelledError, ConfigError } from '../../functions/lib/errors.ts';
 import { LlamaCppClient } from '../../functions/lib/models/llama.ts';
 import type { ChatRequest } from '../../functions/lib/models/types.ts';
 import { testModel } from '../support/test-model.ts';
@@ -43,6 +43,15 @@ describe('LlamaCppClient on a real small model', () => {
     const r = await client.chat({ model: '', messages: user('Tell me a long story about a dragon.'), maxTokens: 5 });
     assert.equal(r.usage.completionTokens, 5);
     assert.equal(r.doneReason, 'length');
+  });
+
+  test('a prompt longer than the context is refused, not silently cut', async () => {
+    const long = Array.from({ length: 1200 }, (_, i) => `word${i}`).join(' ');
+    await assert.rejects(client.chat({ model: '', messages: user(`${long}\nWhat was the first word?`), maxTokens: 8 }), (err: Error) => {
+      assert.ok(err instanceof BadInputError, `${err.name}: ${err.message}`);
+      assert.match(err.message, /the prompt is \d+ tokens, more than the embedded model's context of \d+ tokens per chat \(embedded\.contextSize/);
+      return true;
+    });
   });
 
   test('a JSON schema holds the output to it (grammar)', async () => {

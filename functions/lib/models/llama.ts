@@ -107,9 +107,14 @@ export class LlamaCppClient implements ModelClient {
     try {
       const history = toHistory(req.messages);
       const promptTokens = chat.chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.#loaded.model.tokenizer).length;
+      // llama.cpp would silently drop the start of a prompt that does not fit (and of one the
+      // answer pushes out): refuse the first, and stop the answer where the context ends.
+      const room = sequence.contextSize - promptTokens;
+      if (room < 1)
+        throw new BadInputError(`the prompt is ${promptTokens} tokens, more than the embedded model's context of ${sequence.contextSize} tokens per chat (embedded.contextSize in the models config)`);
       const res = await chat.generateResponse(history, {
         ...(grammar ? { grammar } : {}),
-        maxTokens: req.maxTokens,
+        maxTokens: Math.min(req.maxTokens ?? room, room),
         temperature: req.temperature,
         signal: req.signal,
         onToken: (tokens) => {
@@ -129,6 +134,7 @@ export class LlamaCppClient implements ModelClient {
       };
     } catch (err) {
       if (req.signal?.aborted || err instanceof CancelledError) throw new CancelledError();
+      if (err instanceof BadInputError) throw err;
       this.#log.warn({ err }, 'embedded model failed');
       throw new UpstreamError(`the embedded model failed: ${(err as Error).message}`, { cause: err });
     } finally {
