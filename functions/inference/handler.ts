@@ -32,7 +32,7 @@ export async function inferenceHandler(event: TaskRequestedEvent, ctx: FunctionC
   });
   const rules = await ctx.rules.get('inference', part.model);
   if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));
-  const deltas = fastPath ? new DeltaSender(ctx, jobId, owner, 'inference') : undefined;
+  const deltas = fastPath ? new DeltaSender(ctx, jobId, owner, 'inference', { attempt: started.attempt }) : undefined;
   let result;
   try {
     result = await ctx.model.chat({

@@ -28,10 +28,11 @@ export class DeltaSender {
   #chain: Promise<void> = Promise.resolve();
   #error: unknown;
 
-  constructor(ctx: FunctionContext, jobId: string, owner: string, from: 'merger' | 'inference', intervalMs = 50) {
+  constructor(ctx: FunctionContext, jobId: string, owner: string, from: 'merger' | 'inference', opts: { attempt?: number; intervalMs?: number } = {}) {
+    const attempt = opts.attempt;
     this.#send = (content) =>
-      ctx.emit(makeEvent(EventTypes.jobDelta, { jobId, content, from }, { source: ctx.instance, jobid: jobId, owner }));
-    this.intervalMs = intervalMs;
+      ctx.emit(makeEvent(EventTypes.jobDelta, { jobId, content, from, ...(attempt !== undefined && { attempt }) }, { source: ctx.instance, jobid: jobId, owner }));
+    this.intervalMs = opts.intervalMs ?? 50;
   }
 
   readonly intervalMs: number;

@@ -178,15 +178,24 @@ function streamCompletion(c: Context, relay: Relay & { includeUsage: boolean }) 
     await send(chunk(relay.jobId, relay.model, { role: 'assistant', content: '' }));
     let usage: Usage | undefined;
     let failed: string | undefined;
+    // Fast path: the attempt whose text the client has been given. A retry after text went out
+    // cannot take it back, so it is shown as a restart rather than spliced in silently.
+    let shownAttempt: number | undefined;
     await follow(relay, async (e) => {
       if (stream.aborted) return;
       switch (e.type) {
         case EventTypes.jobProgress:
           await send(chunk(relay.jobId, relay.model, { reasoning_content: `${e.data.message}\n` }));
           break;
-        case EventTypes.jobDelta:
+        case EventTypes.jobDelta: {
+          const attempt = e.data.attempt;
+          if (attempt !== undefined && shownAttempt !== undefined && attempt > shownAttempt) {
+            await send(chunk(relay.jobId, relay.model, { content: `\n\n[the model failed mid-answer; retrying (attempt ${attempt})]\n\n` }));
+          }
+          if (attempt !== undefined && e.data.content) shownAttempt = Math.max(shownAttempt ?? 0, attempt);
           await send(chunk(relay.jobId, relay.model, { content: e.data.content }));
           break;
+        }
         case EventTypes.jobCompleted:
           usage = e.data.usage;
           break;

@@ -174,6 +174,33 @@ describe('the pipeline through npm start and the openai client', () => {
     assert.match(text, /event: completed\ndata: .*"answer":"MERGED\[3 sections\]"/);
   });
 
+  test('a fast-path answer that breaks mid-stream is retried, and the stream says so instead of splicing', async () => {
+    let calls = 0;
+    ollama.setResponder((req) => {
+      if (roleOf(req) !== 'part') return pipelineScript(req);
+      calls++;
+      return calls === 1 ? { breakAfter: 2, content: 'AAAA BBBB CCCC DDDD', chunkDelayMs: 150 } : { content: 'the full answer', chunks: 3 };
+    });
+    try {
+      const stream = await client.chat.completions.create({ model: 'codellama-7b', stream: true, messages: [{ role: 'user', content: 'flaky' }] });
+      let text = '';
+      let id = '';
+      for await (const c of stream) {
+        id = c.id;
+        text += c.choices[0]?.delta?.content ?? '';
+      }
+      assert.equal(calls, 2);
+      assert.match(text, /^AAAA BBBB /, 'what went out before the failure stays');
+      assert.match(text, /\[the model failed mid-answer; retrying \(attempt 2\)\]/);
+      assert.ok(text.endsWith('the full answer'));
+      const j = await job(id);
+      assert.equal(j.answer, 'the full answer', 'the stored answer is the clean one');
+      assert.equal(j.parts[0]!.attempts, 2);
+    } finally {
+      ollama.setResponder(pipelineScript);
+    }
+  });
+
   test('a client that goes away cancels the job\'s pending parts', async () => {
     ollama.setResponder((req) => (roleOf(req) === 'part' ? { endless: 'x', chunkDelayMs: 5 } : pipelineScript(req)));
     try {

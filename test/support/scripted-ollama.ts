@@ -15,7 +15,9 @@ export type Reply =
   | { content: string; chunks?: number; chunkDelayMs?: number; promptTokens?: number }
   | { error: string; status: number }
   /** Streams `content` forever-ish (chunk by chunk) until the client goes away. */
-  | { endless: string; chunkDelayMs?: number };
+  | { endless: string; chunkDelayMs?: number }
+  /** Streams the first `chunks` pieces of `content`, then drops the connection (a model dying mid-answer). */
+  | { breakAfter: number; content: string; chunkDelayMs?: number };
 
 export type Responder = (req: ReceivedChat) => Reply | Promise<Reply>;
 
@@ -76,6 +78,15 @@ export async function startScriptedOllama(responder: Responder, models = ['codel
           await delay(reply.chunkDelayMs ?? 5);
         }
         res.end();
+        return;
+      }
+      if ('breakAfter' in reply) {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        for (const piece of split(reply.content, 4).slice(0, reply.breakAfter)) {
+          res.write(JSON.stringify({ ...base, message: { role: 'assistant', content: piece }, done: false }) + '\n');
+          await delay(reply.chunkDelayMs ?? 5);
+        }
+        res.destroy();
         return;
       }
       const pieces = split(reply.content, reply.chunks ?? 4);

@@ -85,6 +85,8 @@ export const JobDeltaSchema = z.object({
   content: z.string(),
   /** Who wrote it: the merger's synthesis, or an inference on the fast path. */
   from: z.enum(['merger', 'inference']),
+  /** On the fast path: the part's attempt, so a retry after text was streamed can be shown as one. */
+  attempt: z.number().int().min(1).optional(),
 });
 
 export const JobCompletedSchema = z.object({
