@@ -39,7 +39,7 @@ describe('npm start on a real small model', () => {
   after(() => app?.stop());
 
   test('says it runs the embedded engine on the model file', () => {
-    assert.match(app.stdout(), /models: +embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, 1 parallel chats of \d+ tokens \(from AIPROC_MODEL\)/);
+    assert.match(app.stdout(), /models: +embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, one chat at a time, \d+ tokens each \(from AIPROC_MODEL\)/);
   });
 
   /** Asks one question streamed; checks the stream is well-formed whatever the plan; returns what came. */

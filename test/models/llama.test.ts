@@ -23,7 +23,7 @@ describe('LlamaCppClient on a real small model', () => {
   test('describes itself: embedded, the file, the parallel chats', () => {
     assert.equal(client.backend, 'embedded');
     assert.equal(client.concurrency, 3);
-    assert.match(client.describe(), /^embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, 3 parallel chats of \d+ tokens$/);
+    assert.match(client.describe(), /^embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, 3 chats at once, \d+ tokens each$/);
   });
 
   test('streams a short answer whose pieces add up to the content, with consistent stats', async () => {

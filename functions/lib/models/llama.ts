@@ -93,7 +93,8 @@ export class LlamaCppClient implements ModelClient {
   describe(): string {
     const { llama, context } = this.#loaded;
     const device = llama.gpu === false ? 'cpu' : llama.gpu;
-    return `embedded llama.cpp (${device}) with ${basename(this.modelPath)}, ${this.#pool.size} parallel chats of ${context.contextSize} tokens`;
+    const chats = this.#pool.size === 1 ? 'one chat at a time' : `${this.#pool.size} chats at once`;
+    return `embedded llama.cpp (${device}) with ${basename(this.modelPath)}, ${chats}, ${context.contextSize} tokens each`;
   }
 
   async chat(req: ChatRequest): Promise<ChatResult> {
