@@ -10,6 +10,7 @@ import { loadSettings } from '../../functions/lib/config/settings.ts';
 import { ConfigError } from '../../functions/lib/errors.ts';
 import { resolveModelClient, type ResolveDeps } from '../../functions/lib/models/resolve.ts';
 import type { ModelClient } from '../../functions/lib/models/types.ts';
+import { startScriptedOllama } from '../support/scripted-ollama.ts';
 import { closedPort, startFileServer } from './file-server.ts';
 
 const log = pino({ level: 'silent' });
@@ -60,6 +61,18 @@ describe('resolveModelClient', () => {
     assert.deepEqual(calls, ['ollama http://ollama:11434']);
     assert.equal(r.client.backend, 'ollama');
     assert.match(r.description, /OLLAMA_HOST=http:\/\/ollama:11434/);
+  });
+
+  test('a real Ollama API at OLLAMA_HOST is found by the real probe', async () => {
+    const ollama = await startScriptedOllama(() => ({ content: 'hi' }));
+    try {
+      const r = await resolveModelClient(settingsFor({ OLLAMA_HOST: ollama.url }), baseConfig, log, { loadEmbedded: async () => assert.fail('the embedded engine must not load') });
+      assert.equal(r.client.backend, 'ollama');
+      assert.ok(r.description.includes(ollama.url), r.description);
+      await r.client.close();
+    } finally {
+      await ollama.close();
+    }
   });
 
   test('then a GGUF in the data folder, the configured file first', async () => {
