@@ -13,13 +13,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
+import { pino } from 'pino';
 import { createFeedbackHttp } from '../../functions/feedback/http.ts';
+import { feedbackHandler } from '../../functions/feedback/handler.ts';
+import { AmqpBus } from '../../functions/lib/bus/amqp/index.ts';
+import { Queues } from '../../functions/lib/bus/topology.ts';
+import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
 import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
 
@@ -233,4 +239,101 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     const proposed = (await store.listRules({ scope: 'merger' })).filter((x) => x.text === 'Keep the merged answer under 300 words.');
     assert.deepEqual(proposed.map((x) => [x.active, x.origin, x.model]), [[false, 'n8n', '*']]);
   });
+
+  it('runs the activity monitor in a started n8n: task events on aiproc.events become a performance.reported the feedback queue delivers', async () => {
+    // A vhost of its own, so the test events reach no one else's queues.
+    const vhost = `aiproc-n8n-${randomBytes(4).toString('hex')}`;
+    const ctl = (...args: string[]) => run('rabbitmqctl', args, process.env);
+    for (const args of [['add_vhost', vhost], ['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*']]) {
+      const r = await ctl(...args);
+      assert.equal(r.code, 0, `rabbitmqctl ${args.join(' ')}: ${r.out}`);
+    }
+    const log = pino({ level: 'silent' });
+    const bus = await AmqpBus.start({ url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`, log, instance: 'n8n-test', models: ['codellama-7b'], retryDelayMs: 10 });
+    let started: ReturnType<typeof spawn> | undefined;
+    try {
+      // The feedback function's queue consumer, as the embedded runtime and the dispatcher run it.
+      const ctx = makeCtx(store);
+      let delivered!: (ev: AnyEvent) => void;
+      const report = new Promise<AnyEvent>((r) => (delivered = r));
+      const stop = await bus.consume(Queues.feedback, async (ev, info) => {
+        await feedbackHandler(ev, ctx, info);
+        delivered(ev);
+      }, { concurrency: 1, attempts: 1 });
+
+      const wf = readWorkflow('activity-monitor.json');
+      const dir = await mkdtemp(join(userFolder, 'import-'));
+      const cred = Object.values(wf.nodes.find((n) => n.credentials?.rabbitmq)!.credentials!)[0]!;
+      await writeFile(join(dir, 'credentials.json'), JSON.stringify([{ id: cred.id, name: cred.name, type: 'rabbitmq', data: { hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost, ssl: false } }]));
+      for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(repoN8n, 'activity-monitor.json')}`], ['publish:workflow', `--id=${wf.id}`]]) {
+        const r = await n8n(...args);
+        assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
+      }
+
+      // The monitor's queue, declared as its trigger declares it, so the events wait there until
+      // n8n's trigger consumes them (however long n8n takes to start).
+      const ch = await (await import('amqplib')).connect(`amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`);
+      const channel = await ch.createChannel();
+      const trigger = wf.nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmqTrigger')!;
+      await channel.assertQueue(trigger.parameters.queue, { durable: true });
+      for (const b of trigger.parameters.options.binding.bindings as Array<{ exchange: string; routingKey: string }>) await channel.bindQueue(trigger.parameters.queue, b.exchange, b.routingKey);
+      await ch.close();
+
+      // Five tasks of one model, two failed: 40% failures, over the monitor's 20%.
+      const t = new Date().toISOString();
+      const jobId = randomUUID();
+      const events = [
+        ...[0, 1, 2].map((index) => makeEvent(EventTypes.taskCompleted, { jobId, index, model: 'codellama-7b', output: 'ok', usage: { promptTokens: 1, completionTokens: 1 }, startedAt: t, finishedAt: t, attempts: 1 }, { source: '/inference', jobid: jobId, model: 'codellama-7b' })),
+        ...[3, 4].map((index) => makeEvent(EventTypes.taskFailed, { jobId, index, model: 'codellama-7b', error: 'model crashed', attempts: 3 }, { source: '/inference', jobid: jobId, model: 'codellama-7b' })),
+      ];
+      for (const ev of events) await bus.publish(ev);
+
+      // n8n itself, which activates the published workflow at start.
+      const port = await freePort();
+      const brokerPort = await freePort();
+      started = spawn(n8nBin, ['start'], { env: { ...env, N8N_PORT: String(port), N8N_RUNNERS_BROKER_PORT: String(brokerPort), N8N_HOST: '127.0.0.1', N8N_LISTEN_ADDRESS: '127.0.0.1' }, cwd: userFolder, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      const collect = (d: Buffer) => void (out += d);
+      started.stdout!.on('data', collect);
+      started.stderr!.on('data', collect);
+      // AIPROC_N8N_DEBUG=1 shows what the started n8n says.
+      if (process.env.AIPROC_N8N_DEBUG) {
+        started.stdout!.pipe(process.stderr);
+        started.stderr!.pipe(process.stderr);
+      }
+      const gaveUp = new Promise<never>((_, reject) => {
+        started!.on('close', (code) => reject(new Error(`n8n start ended (${code}) before the report came:\n${out.slice(-4000)}`)));
+        AbortSignal.timeout(240_000).addEventListener('abort', () => reject(new Error(`no performance.reported within 4 minutes of starting n8n:\n${out.slice(-4000)}`)));
+      });
+      gaveUp.catch(() => {});
+
+      const ev = await Promise.race([report, gaveUp]);
+      assert.equal(ev.type, EventTypes.performanceReported);
+      assert.equal(ev.source, 'n8n/activity-monitor');
+      const data = ev.data as { model: string; figures: Record<string, number> };
+      assert.equal(data.model, 'codellama-7b');
+      assert.deepEqual({ tasks: data.figures.tasks, failures: data.figures.failures }, { tasks: 5, failures: 2 });
+      await stop();
+    } finally {
+      if (started && started.exitCode === null) {
+        const closed = new Promise((r) => started!.once('close', r));
+        started.kill('SIGTERM');
+        await closed;
+      }
+      await bus.close();
+      await ctl('delete_vhost', vhost);
+    }
+  });
 });
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
