@@ -103,5 +103,8 @@ describe('rules API', () => {
     assert.equal((await call<ErrorJson>('POST', `/${missing}/activate`)).status, 404);
     assert.equal((await call<ErrorJson>('POST', `/${missing}/versions`, { text: 'x' })).status, 404);
     assert.equal((await call<ErrorJson>('GET', `/${missing}`)).status, 404);
+    const notAnId = await call<ErrorJson>('POST', '/not-a-rule/retire');
+    assert.equal(notAnId.status, 404);
+    assert.equal(notAnId.json.error.code, 'not_found');
   });
 });
