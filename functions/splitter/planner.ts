@@ -3,7 +3,7 @@ import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import type { ChatMessage, PlanPart, Usage } from '../lib/events/schemas.ts';
 import { systemWithRules } from '../lib/rules.ts';
-import { plannerSystem, planSchema } from './prompts.ts';
+import { plannerExamples, plannerSystem, planSchema } from './prompts.ts';
 
 const RawPlan = z.object({
   parts: z
@@ -48,6 +48,7 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
       model: tagOf(ctx, config.planner),
       messages: [
         { role: 'system', content: systemWithRules(plannerSystem(config.models, maxParts), rules) },
+        ...plannerExamples(config.models),
         { role: 'user', content: question },
       ],
       format: planSchema(slugs, maxParts),
@@ -70,7 +71,9 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
     ctx.log.warn({ raw: raw.slice(0, 500) }, 'planner output unusable; answering in one part');
     return single(`the plan was unusable (${messageOf(err).slice(0, 200)})`, usage, ruleIds);
   }
-  const parts = parsed.parts.slice(0, maxParts).map((p, index) => ({
+  // Small planners repeat a part; the same prompt twice would be answered (and merged) twice.
+  const unique = parsed.parts.filter((p, i, all) => all.findIndex((q) => q.prompt.toLowerCase() === p.prompt.toLowerCase()) === i);
+  const parts = unique.slice(0, maxParts).map((p, index) => ({
     index,
     title: p.title.slice(0, 200),
     prompt: p.prompt,

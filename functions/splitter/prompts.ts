@@ -1,24 +1,30 @@
 import type { ModelConfig } from '../lib/config/models.ts';
+import type { ChatMessage } from '../lib/events/schemas.ts';
 
 /**
- * The planner's instructions. Written for small models too: short, concrete, one example.
- * The output is held to `planSchema` (Ollama `format` / a grammar), so the prompt only has to
- * explain the choice, not the syntax.
+ * The planner's instructions. Written for small models too: short and concrete; the worked
+ * examples come as chat turns (`plannerExamples`), which small models copy far better than a
+ * description. The output is held to `planSchema` (Ollama `format` / a grammar).
  */
 export function plannerSystem(models: ModelConfig[], maxParts: number): string {
   const list = models.map((m) => `- ${m.slug}: ${m.strengths}`).join('\n');
   return [
-    'You plan how to answer a user request. Split it into independent parts only when it asks several distinct things;',
-    `otherwise use exactly one part. Use at most ${maxParts} parts.`,
-    'Each part has a short title, a self-contained prompt that can be answered without seeing the other parts,',
-    'and the model best suited to it, chosen from this list:',
+    "Split the user's request into its separate questions. Copy each question word for word as a part's prompt.",
+    `One question gives one part. Use at most ${maxParts} parts. Give each part a short title and the model best suited to it:`,
     list,
-    '',
-    'Example: "What is a monad, and write a Python function to reverse a list" becomes two parts:',
-    '{"parts":[{"title":"Monads","prompt":"Explain what a monad is in functional programming.","model":"<a model>"},',
-    '{"title":"Reverse a list in Python","prompt":"Write a Python function that reverses a list.","model":"<a model>"}]}',
-    'Answer with the JSON object only.',
   ].join('\n');
+}
+
+/** Two worked examples as chat turns, one split and one not, in the compact JSON the planner answers with. */
+export function plannerExamples(models: ModelConfig[]): ChatMessage[] {
+  const slug = (i: number) => models[Math.min(i, models.length - 1)]!.slug;
+  const plan = (parts: { title: string; prompt: string; model: string }[]) => JSON.stringify({ parts });
+  return [
+    { role: 'user', content: 'What is a monad? And write a Python function to reverse a list.' },
+    { role: 'assistant', content: plan([{ title: 'Monads', prompt: 'What is a monad?', model: slug(2) }, { title: 'Reverse a list in Python', prompt: 'Write a Python function to reverse a list.', model: slug(1) }]) },
+    { role: 'user', content: 'How tall is Mount Everest?' },
+    { role: 'assistant', content: plan([{ title: 'Height of Mount Everest', prompt: 'How tall is Mount Everest?', model: slug(0) }]) },
+  ];
 }
 
 /** The JSON schema the planner's answer must follow. */

@@ -142,6 +142,14 @@ describe('the pipeline through npm start and the openai client', () => {
     assert.equal(j.parts.length, 1);
   });
 
+  test('the plan is cleaned: repeated parts answered once, a model not configured replaced by the planner\'s', async () => {
+    const rep = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'repeated parts please' }] });
+    assert.deepEqual((await job(rep.id)).parts.map((p) => p.model), ['codellama-7b', 'codellama-7b']);
+    assert.equal(rep.choices[0]!.message.content, 'MERGED[2 sections]');
+    const unk = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'unknown model please' }] });
+    assert.deepEqual((await job(unk.id)).parts.map((p) => p.model), ['codellama-7b', 'codellama-70b']);
+  });
+
   test('a failed part yields a partial answer that says what is missing', async () => {
     const res = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'two topics with FAIL' }] });
     const text = res.choices[0]!.message.content ?? '';

@@ -27,6 +27,10 @@ export function pipelineScript(req: ReceivedChat): Reply {
     if (/FAIL/.test(user))
       return { content: JSON.stringify({ parts: [{ title: 'Good', prompt: 'Explain good.', model: 'codellama-7b' }, { title: 'Bad', prompt: 'FAIL bad', model: 'codellama-34b' }] }) };
     if (/garbage plan/i.test(user)) return { content: 'this is not json' };
+    if (/repeated parts/i.test(user))
+      return { content: JSON.stringify({ parts: [{ title: 'A', prompt: 'Explain alpha.', model: 'codellama-7b' }, { title: 'A again', prompt: 'explain alpha.', model: 'codellama-34b' }, { title: 'B', prompt: 'Explain beta.', model: 'codellama-7b' }] }) };
+    if (/unknown model/i.test(user))
+      return { content: JSON.stringify({ parts: [{ title: 'A', prompt: 'Explain alpha.', model: 'gpt-9' }, { title: 'B', prompt: 'Explain beta.', model: 'codellama-70b' }] }) };
     return { content: JSON.stringify({ parts: [{ title: 'Answer', prompt: user, model: 'codellama-34b' }] }) };
   }
   if (role === 'merger') {
