@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AiprocEvent } from '../lib/events/event.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { RetryLaterError, messageOf } from '../lib/errors.ts';
@@ -39,25 +40,45 @@ export async function mergerHandler(event: ResultEvent, ctx: FunctionContext, in
 
 /**
  * Writes the final answer of a job whose parts are all in, once: the store's claim decides who.
+ * The claim is a lease, renewed while the synthesis runs (a slow, healthy synthesis is never
+ * taken over) and given back when it fails (a retry need not wait for it to run out).
  * Fast path: the part's answer is the answer (already streamed). All parts failed: job.failed.
  * Otherwise the merger model combines the parts, streaming deltas to the owner.
  * @example await synthesise(ctx, jobId)
  */
 export async function synthesise(ctx: FunctionContext, jobId: string, signal?: AbortSignal): Promise<void> {
-  const claim = await ctx.store.claimSynthesis(jobId, ctx.instance, ctx.settings.AIPROC_SYNTHESIS_LEASE_S);
+  const lease = ctx.settings.AIPROC_SYNTHESIS_LEASE_S;
+  // One claimant per attempt, even within one process: the lease is what makes it exactly once.
+  const claimant = `${ctx.instance}/${randomUUID().slice(0, 8)}`;
+  const claim = await ctx.store.claimSynthesis(jobId, claimant, lease);
   if (claim === 'done') return;
   if (claim === 'busy') throw new RetryLaterError(`another merger is synthesising job ${jobId}`);
+  const renew = setInterval(() => {
+    ctx.store
+      .renewSynthesis(jobId, claimant, lease)
+      .then((held) => held || ctx.log.warn({ jobId }, 'lost the synthesis lease'))
+      .catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not renew the synthesis lease'));
+  }, Math.max(250, (lease * 1000) / 3));
+  try {
+    await synthesiseClaimed(ctx, jobId, signal);
+  } catch (err) {
+    await ctx.store.releaseSynthesis(jobId, claimant).catch(() => undefined);
+    throw err;
+  } finally {
+    clearInterval(renew);
+  }
+}
+
+async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: AbortSignal): Promise<void> {
   const job = await ctx.store.getJob(jobId);
   if (!job || job.status === 'cancelled') return;
   const owner = job.owner;
-  const send = (ev: Parameters<FunctionContext['emit']>[0]) => ctx.emit(ev);
   const done = job.parts.filter((p) => p.status === 'completed');
   const missing = job.parts.filter((p) => p.status !== 'completed');
 
   if (done.length === 0) {
     const error = `every part failed: ${missing.map((p) => `part ${p.index + 1} "${p.title}": ${p.error ?? p.status}`).join('; ')}`;
-    await ctx.store.failJob(jobId, error);
-    await send(makeEvent(EventTypes.jobFailed, { jobId, error }, { source: ctx.instance, jobid: jobId, owner }));
+    await failJob(ctx, jobId, owner, error);
     return;
   }
 
@@ -69,7 +90,7 @@ export async function synthesise(ctx: FunctionContext, jobId: string, signal?: A
     await progress(ctx, owner, { jobId, stage: 'merging', message: `Merging ${done.length} part answers with ${ctx.config.merger}.` });
     const rules = await ctx.rules.get('merger', ctx.config.merger);
     if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));
-    const deltas = new DeltaSender(ctx, jobId, owner, 'merger');
+    const deltas = new DeltaSender(ctx, jobId, owner, 'merger', { attempt: Math.max(1, job.synthesisAttempts) });
     try {
       const res = await ctx.model.chat({
         model: tagOf(ctx, ctx.config.merger),
@@ -95,7 +116,7 @@ export async function synthesise(ctx: FunctionContext, jobId: string, signal?: A
   }
   await ctx.store.completeJob(jobId, answer, usage);
   const final = await ctx.store.getJob(jobId);
-  await send(
+  await ctx.emit(
     makeEvent(
       EventTypes.jobCompleted,
       { jobId, answer, usage: final?.usage ?? usage, failedParts: missing.map((p) => p.index) },
@@ -104,9 +125,17 @@ export async function synthesise(ctx: FunctionContext, jobId: string, signal?: A
   );
 }
 
+/** Fails a job visibly: the store records why, and the splitter that owns it tells the client. */
+export async function failJob(ctx: FunctionContext, jobId: string, owner: string, error: string): Promise<void> {
+  await ctx.store.failJob(jobId, error);
+  await ctx.emit(makeEvent(EventTypes.jobFailed, { jobId, error }, { source: ctx.instance, jobid: jobId, owner }));
+}
+
 /**
- * Finishes jobs whose parts are all in but whose synthesis never completed (a merger died
- * mid-way): run at merger start and then every half lease.
+ * Keeps jobs from hanging, run at merger start and then every half lease:
+ * - jobs whose parts are all in but whose synthesis never finished (a merger died, or failed):
+ *   synthesised again, or failed once `AIPROC_TASK_ATTEMPTS` syntheses were tried;
+ * - jobs with no change for `AIPROC_JOB_TIMEOUT_S` (their work was lost): failed with the reason.
  * @example const stop = startRecovery(ctx)
  */
 export function startRecovery(ctx: FunctionContext): () => void {
@@ -117,8 +146,21 @@ export function startRecovery(ctx: FunctionContext): () => void {
     running = true;
     try {
       for (const jobId of await ctx.store.jobsAwaitingSynthesis(lease)) {
+        const job = await ctx.store.getJob(jobId);
+        if (!job) continue;
+        if (job.synthesisAttempts >= ctx.settings.AIPROC_TASK_ATTEMPTS) {
+          await failJob(ctx, jobId, job.owner, `could not merge the answers after ${job.synthesisAttempts} attempts`);
+          continue;
+        }
         ctx.log.info({ jobId }, 'recovering an unfinished synthesis');
         await synthesise(ctx, jobId).catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'recovery failed; will retry'));
+      }
+      const timeout = ctx.settings.AIPROC_JOB_TIMEOUT_S;
+      for (const jobId of await ctx.store.staleJobs(timeout)) {
+        const job = await ctx.store.getJob(jobId);
+        if (!job) continue;
+        ctx.log.warn({ jobId }, 'failing a job that stopped moving');
+        await failJob(ctx, jobId, job.owner, `no progress for ${timeout} s (AIPROC_JOB_TIMEOUT_S): its work was lost, e.g. a process stopped while it ran`);
       }
     } catch (err) {
       ctx.log.warn({ err: messageOf(err) }, 'recovery sweep failed');

@@ -23,7 +23,7 @@ export class FakeStore implements Store {
     this.jobs.set(job.id, {
       id: job.id, status: 'planning', model: job.model, owner: job.owner, messages: job.messages, meta: job.meta,
       fastPath: false, plan: null, parts: [], answer: null, error: null, usage: { promptTokens: 0, completionTokens: 0 },
-      createdAt: now, updatedAt: now, completedAt: null, ruleIds: [],
+      createdAt: now, updatedAt: now, completedAt: null, ruleIds: [], synthesisAttempts: 0,
     });
   }
   async setPlan(jobId: string) {
@@ -123,6 +123,9 @@ export class FakeStore implements Store {
   failJob(): Promise<void> { throw new Error('not used by the feedback function'); }
   cancelJob(): Promise<boolean> { throw new Error('not used by the feedback function'); }
   jobsAwaitingSynthesis(): Promise<string[]> { throw new Error('not used by the feedback function'); }
+  renewSynthesis(): Promise<boolean> { throw new Error('not used by the feedback function'); }
+  releaseSynthesis(): Promise<void> { throw new Error('not used by the feedback function'); }
+  staleJobs(): Promise<string[]> { throw new Error('not used by the feedback function'); }
   addJobEvent(): Promise<void> { throw new Error('not used by the feedback function'); }
   listJobEvents(): Promise<never[]> { throw new Error('not used by the feedback function'); }
 }

@@ -1,5 +1,8 @@
 import pRetry, { AbortError } from 'p-retry';
-import { CancelledError, isRetryable } from '../errors.ts';
+import { CancelledError, RetryLaterError, isRetryable } from '../errors.ts';
+
+/** Extra tries for RetryLaterError (store unreachable, lease held): with the default delays, about 90 s more. */
+export const EXTRA_RETRY_LATER_ATTEMPTS = 6;
 
 /**
  * Runs one delivery with the queue semantics shared by every transport: retryable errors
@@ -23,14 +26,17 @@ export async function deliverWithRetries(
       }
     },
     {
-      retries: Math.max(0, opts.attempts - 1),
+      retries: Math.max(0, opts.attempts - 1 + EXTRA_RETRY_LATER_ATTEMPTS),
       minTimeout: opts.minDelayMs,
       maxTimeout: Math.max(opts.minDelayMs, 30_000),
       factor: 2,
       randomize: true,
-      shouldRetry: ({ error }) => !opts.signal?.aborted && isRetryable(error),
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft > 0 && isRetryable(error)) opts.onRetry?.(error, attemptNumber);
+      // A failing model gets `attempts`; a store or lease that is briefly away gets more, since
+      // giving up then loses a result that would have been fine a minute later.
+      shouldRetry: ({ error, attemptNumber }) =>
+        !opts.signal?.aborted && isRetryable(error) && (attemptNumber < opts.attempts || (error instanceof RetryLaterError && attemptNumber < opts.attempts + EXTRA_RETRY_LATER_ATTEMPTS)),
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (isRetryable(error) && (attemptNumber < opts.attempts || error instanceof RetryLaterError)) opts.onRetry?.(error, attemptNumber);
       },
       ...(opts.signal && { signal: opts.signal }),
     },

@@ -50,6 +50,8 @@ export const SettingsSchema = z.object({
   AIPROC_BODY_LIMIT: z.coerce.number().int().min(1024).default(1_000_000),
   /** How long a merger's claim on a synthesis lasts before another may take over (crash recovery). */
   AIPROC_SYNTHESIS_LEASE_S: z.coerce.number().int().min(1).default(120),
+  /** An unfinished job with no change for this long has lost its work and is failed visibly. */
+  AIPROC_JOB_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
   /** Largest answer a model may write for one part or the synthesis, in tokens. */
   AIPROC_MAX_TOKENS: z.coerce.number().int().min(16).default(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

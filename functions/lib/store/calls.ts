@@ -54,6 +54,9 @@ export const rpcArgs = {
   failJob: (jobId: string, error: string): RpcArgs => ({ p_job_id: jobId, p_error: error }),
   cancelJob: (jobId: string): RpcArgs => ({ p_job_id: jobId }),
   jobsAwaitingSynthesis: (leaseSeconds: number): RpcArgs => ({ p_lease_seconds: leaseSeconds }),
+  renewSynthesis: (jobId: string, claimant: string, leaseSeconds: number): RpcArgs => ({ p_job_id: jobId, p_claimant: claimant, p_lease_seconds: leaseSeconds }),
+  releaseSynthesis: (jobId: string, claimant: string): RpcArgs => ({ p_job_id: jobId, p_claimant: claimant }),
+  staleJobs: (seconds: number): RpcArgs => ({ p_seconds: seconds }),
   addJobEvent: (jobId: string, stage: string, data: unknown): RpcArgs => ({
     p_job_id: jobId, p_stage: stage, p_data: data === undefined ? null : data,
   }),

@@ -64,6 +64,7 @@ export function toJob(r: Row, partRows: Row[], ruleIds: string[]): JobView {
     updatedAt: iso(r.updated_at),
     completedAt: isoOrNull(r.completed_at),
     ruleIds: [...ruleIds].sort(),
+    synthesisAttempts: num(r.synthesis_attempts),
   };
 }
 

@@ -74,6 +74,19 @@ export class SqlStore implements Store {
     return this.#scalar('claim_synthesis', rpcArgs.claimSynthesis(jobId, claimant, leaseSeconds));
   }
 
+  renewSynthesis(jobId: string, claimant: string, leaseSeconds: number): Promise<boolean> {
+    return this.#scalar('renew_synthesis', rpcArgs.renewSynthesis(jobId, claimant, leaseSeconds));
+  }
+
+  async releaseSynthesis(jobId: string, claimant: string): Promise<void> {
+    await this.#call('release_synthesis', rpcArgs.releaseSynthesis(jobId, claimant));
+  }
+
+  async staleJobs(seconds: number): Promise<string[]> {
+    const rows = await this.#call('stale_jobs', rpcArgs.staleJobs(seconds));
+    return rows.map((r) => String(r.job_id));
+  }
+
   async completeJob(jobId: string, answer: string, usage: Usage): Promise<void> {
     await this.#call('complete_job', rpcArgs.completeJob(jobId, answer, usage));
   }

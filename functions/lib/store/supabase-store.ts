@@ -136,6 +136,19 @@ export class SupabaseStore implements Store {
     return (await this.#rpc('claim_synthesis', rpcArgs.claimSynthesis(jobId, claimant, leaseSeconds))) as 'claimed' | 'done' | 'busy';
   }
 
+  async renewSynthesis(jobId: string, claimant: string, leaseSeconds: number): Promise<boolean> {
+    return Boolean(await this.#rpc('renew_synthesis', rpcArgs.renewSynthesis(jobId, claimant, leaseSeconds)));
+  }
+
+  async releaseSynthesis(jobId: string, claimant: string): Promise<void> {
+    await this.#rpc('release_synthesis', rpcArgs.releaseSynthesis(jobId, claimant));
+  }
+
+  async staleJobs(seconds: number): Promise<string[]> {
+    const rows = await this.#rows('stale_jobs', rpcArgs.staleJobs(seconds));
+    return rows.map((r) => String(r.job_id));
+  }
+
   async completeJob(jobId: string, answer: string, usage: Usage): Promise<void> {
     await this.#rpc('complete_job', rpcArgs.completeJob(jobId, answer, usage));
   }

@@ -55,6 +55,8 @@ export interface JobView {
   completedAt: string | null;
   /** Ids of the rule versions that shaped this job's prompts. */
   ruleIds: string[];
+  /** How many times a merger claimed this job's synthesis. */
+  synthesisAttempts: number;
 }
 
 export interface PartResult {
@@ -138,7 +140,7 @@ export interface Store {
   createJob(job: NewJob): Promise<void>;
   /** Stores the plan and one pending part per entry; the job goes to `running`. */
   setPlan(jobId: string, plan: PlanPart[], fastPath: boolean, planUsage?: Usage): Promise<void>;
-  /** Marks a part running and counts the attempt; `cancelled` when the job was cancelled (skip the work). */
+  /** Marks a part running and counts the attempt; `cancelled` when there is nothing to do: the job was cancelled or ended, or the part was already answered (skip the work). */
   startPart(jobId: string, index: number): Promise<{ attempt: number; cancelled: boolean }>;
   /**
    * Records a part's result once (a second result for the same part changes nothing);
@@ -150,6 +152,12 @@ export interface Store {
    * completion, for crash recovery), `done` when the job has finished, `busy` while another holds it.
    */
   claimSynthesis(jobId: string, claimant: string, leaseSeconds: number): Promise<'claimed' | 'done' | 'busy'>;
+  /** Extends the lease while a synthesis is still running; false when the claimant no longer holds it. */
+  renewSynthesis(jobId: string, claimant: string, leaseSeconds: number): Promise<boolean>;
+  /** Gives the lease back after a failed attempt, so a retry can claim at once. */
+  releaseSynthesis(jobId: string, claimant: string): Promise<void>;
+  /** Unfinished jobs with no change for `seconds`: their work was lost; the merger fails them visibly. */
+  staleJobs(seconds: number): Promise<string[]>;
   /** Finishes a job with its answer; the job's usage adds `usage` (the synthesis). Idempotent. */
   completeJob(jobId: string, answer: string, usage: Usage): Promise<void>;
   failJob(jobId: string, error: string): Promise<void>;
