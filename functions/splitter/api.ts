@@ -6,7 +6,7 @@ import type { Bus } from '../lib/bus/types.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { BadInputError, CancelledError, NotFoundError, TooLargeError, UpstreamError, messageOf, statusOf } from '../lib/errors.ts';
 import type { AnyEvent } from '../lib/events/event.ts';
-import { EventTypes, type Usage } from '../lib/events/index.ts';
+import { EventTypes, makeEvent, type Usage } from '../lib/events/index.ts';
 import { apiKeyAuth } from '../lib/http/auth.ts';
 import { chunk, completion, errorBody, parseChatRequest, usageChunk } from '../lib/http/openai.ts';
 import { PIPELINE_MODEL, startJob } from './handler.ts';
@@ -102,10 +102,15 @@ export function createApi(opts: ApiOptions): Hono {
         if (cancel.signal.aborted) return;
         cancel.abort(new CancelledError('the client went away'));
         bus.cancelJob(jobId);
+        // Other processes (npm run cluster, Knative) stop their work for it too.
+        void ctx
+          .emit(makeEvent(EventTypes.jobCancelled, { jobId, reason: 'the client went away' }, { source: ctx.instance, jobid: jobId }))
+          .catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not broadcast the cancellation'));
         void ctx.store.cancelJob(jobId).catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not cancel job'));
       };
-      if (req.stream) return streamCompletion(c, { jobId, model: req.model, includeUsage: req.stream_options?.include_usage === true, start: () => startJob(ctx, job, cancel.signal), onCancel, hub });
-      return wholeCompletion(c, { jobId, model: req.model, start: () => startJob(ctx, job, cancel.signal), onCancel, hub });
+      const relay = { jobId, model: req.model, start: () => startJob(ctx, job, cancel.signal), onCancel, hub, signal: cancel.signal };
+      if (req.stream) return streamCompletion(c, { ...relay, includeUsage: req.stream_options?.include_usage === true });
+      return wholeCompletion(c, relay);
     },
   );
 
@@ -148,9 +153,14 @@ interface Relay {
   start: () => Promise<void>;
   onCancel: () => void;
   hub: ReplyHub;
+  /** Aborted when the client goes away: nothing will be relayed any more. */
+  signal: AbortSignal;
 }
 
-/** Waits for the job's replies, subscribing before the job starts so nothing is missed. */
+/**
+ * Waits for the job's replies, subscribing before the job starts so nothing is missed; ends with
+ * the job, or at once when the client goes away (a cancelled job sends nothing more).
+ */
 function follow(relay: Relay, onEvent: (e: AnyEvent) => void | Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     let chain = Promise.resolve();
@@ -161,6 +171,14 @@ function follow(relay: Relay, onEvent: (e: AnyEvent) => void | Promise<void>): P
         void chain.then(resolve);
       }
     });
+    relay.signal.addEventListener(
+      'abort',
+      () => {
+        off();
+        resolve();
+      },
+      { once: true },
+    );
     relay.start().catch((err) => {
       off();
       if (!(err instanceof CancelledError)) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HTTP } from 'cloudevents';
-import { BadInputError, RetryLaterError } from '../../functions/lib/errors.ts';
+import { BadInputError, NotFoundError, RetryLaterError } from '../../functions/lib/errors.ts';
 import { EventTypes, makeEvent, toCloudEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { cloudEventsApp } from '../../functions/lib/http/cloudevents.ts';
 import { createLogger } from '../../functions/lib/log.ts';
@@ -44,7 +44,30 @@ describe('a function takes CloudEvents over HTTP as Knative delivers them', () =
     });
     assert.equal(res.status, 400);
     const body = (await res.json()) as { error: { message: string } };
-    assert.match(body.error.message, /not a valid CloudEvent/);
+    assert.match(body.error.message, /"id" is missing \(header ce-id\)/);
+  });
+
+  test('a structured event without source, or binary without specversion, is refused naming it (the SDK would invent one)', async () => {
+    let ran = false;
+    const app = appWith(async () => void (ran = true));
+    const structured = JSON.parse(HTTP.structured(toCloudEvent(completed)).body as string);
+    delete structured.source;
+    const res = await app.request('/', { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(structured) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /"source" is missing \(in the body\)/);
+    const msg = HTTP.binary(toCloudEvent(completed));
+    const headers = { ...(msg.headers as Record<string, string>) };
+    delete headers['ce-specversion'];
+    const res2 = await app.request('/', { method: 'POST', headers, body: msg.body as string });
+    assert.equal(res2.status, 400);
+    assert.equal(ran, false);
+  });
+
+  test('an event over the size limit is a 400 (never retried), not a 413', async () => {
+    const msg = HTTP.binary(toCloudEvent(completed));
+    const app = cloudEventsApp(async () => {}, { log: createLogger('silent'), accepts: [EventTypes.taskCompleted], bodyLimit: 100 });
+    const res = await app.request('/', { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string });
+    assert.equal(res.status, 400);
   });
 
   test('data failing its schema → 400 naming the field; the handler never runs', async () => {
@@ -69,5 +92,6 @@ describe('a function takes CloudEvents over HTTP as Knative delivers them', () =
     const send = (err: Error) => appWith(async () => Promise.reject(err)).request('/', { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string });
     assert.equal((await send(new RetryLaterError('store down'))).status, 503);
     assert.equal((await send(new BadInputError('never'))).status, 400);
+    assert.equal((await send(new NotFoundError('no job'))).status, 400, 'Knative retries 404; a missing job never appears');
   });
 });

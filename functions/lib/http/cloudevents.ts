@@ -1,6 +1,6 @@
-import { HTTP } from 'cloudevents';
+import { HTTP, type CloudEvent } from 'cloudevents';
 import { Hono } from 'hono';
-import { BadInputError, messageOf, statusOf } from '../errors.ts';
+import { BadInputError, NotFoundError, messageOf, statusOf } from '../errors.ts';
 import { fromCloudEvent, type AnyEvent } from '../events/event.ts';
 import { errorBody } from './openai.ts';
 import type { Logger } from '../log.ts';
@@ -15,12 +15,15 @@ export function cloudEventsApp(handle: (event: AnyEvent, signal: AbortSignal) =>
   const app = new Hono();
   app.post('/', async function receiveCloudEvent(c) {
     const body = await c.req.text();
-    if (Buffer.byteLength(body) > opts.bodyLimit) return c.json(errorBody(new BadInputError('event too large')), 413);
+    // 400, not 413: Knative's RabbitMQ source retries 413, and a too-large event never shrinks.
+    if (Buffer.byteLength(body) > opts.bodyLimit) return c.json(errorBody(new BadInputError(`event larger than ${opts.bodyLimit} bytes (AIPROC_BODY_LIMIT)`)), 400);
     const headers = Object.fromEntries(c.req.raw.headers.entries());
     let event: AnyEvent;
     try {
+      requireAttributes(headers, body);
       const ce = HTTP.toEvent({ headers, body });
       if (Array.isArray(ce)) throw new BadInputError('batched CloudEvents are not accepted; send one event per request');
+      (ce as CloudEvent<unknown>).validate();
       event = fromCloudEvent(ce);
     } catch (err) {
       const e = err instanceof BadInputError ? err : new BadInputError(`not a valid CloudEvent: ${messageOf(err)}`);
@@ -34,10 +37,31 @@ export function cloudEventsApp(handle: (event: AnyEvent, signal: AbortSignal) =>
       await handle(event, c.req.raw.signal);
       return c.body(null, 202);
     } catch (err) {
-      const status = statusOf(err);
+      // Our 404 (no such job/part) can never succeed, but Knative's source retries 404: answer 400.
+      const status = err instanceof NotFoundError ? 400 : statusOf(err);
       opts.log[status >= 500 ? 'error' : 'warn']({ type: event.type, id: event.id, status, err: messageOf(err) }, 'event failed');
       return c.json(errorBody(err), status as 400);
     }
   });
   return app;
+}
+
+/**
+ * The SDK fills in a missing id or source; we must not: redeliveries are deduplicated by
+ * (source, id), so an event without them is refused, naming the attribute.
+ */
+function requireAttributes(headers: Record<string, string>, body: string): void {
+  const structured = (headers['content-type'] ?? '').startsWith('application/cloudevents');
+  let attrs: Record<string, unknown> = {};
+  if (structured) {
+    try {
+      attrs = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      throw new BadInputError('structured CloudEvent: the body is not JSON');
+    }
+  }
+  for (const name of ['specversion', 'id', 'source', 'type']) {
+    const v = structured ? attrs[name] : headers[`ce-${name}`];
+    if (typeof v !== 'string' || v === '') throw new BadInputError(`CloudEvent attribute "${name}" is missing (${structured ? 'in the body' : `header ce-${name}`})`, { param: name });
+  }
 }
