@@ -84,6 +84,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const stops: Array<() => Promise<void> | void> = [];
 
   stops.push(await bus.watch('dev.aiproc.rule.#', () => ctx.rules.invalidate()));
+  // A client that went away: stop this process's work for the job, wherever it started.
+  if (roles.inference?.length || roles.merger) {
+    stops.push(await bus.watch(EventTypes.jobCancelled, (ev) => ev.jobid && bus.cancelJob(ev.jobid)));
+  }
 
   for (const slug of roles.inference ?? []) {
     const m = config.models.find((x) => x.slug === slug);
@@ -156,7 +160,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     if (opts.listen !== false) {
       const server = await listen(app, settings.HOST, settings.PORT);
       url = `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${server.port}`;
-      stops.push(() => new Promise<void>((resolve) => server.server.close(() => resolve())));
+      stops.push(
+        () =>
+          new Promise<void>((resolve) => {
+            // Open requests wait on jobs that stopping will not finish: give them a moment, then cut them.
+            const cut = setTimeout(() => (server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 2000);
+            server.server.close(() => {
+              clearTimeout(cut);
+              resolve();
+            });
+          }),
+      );
     }
   }
 

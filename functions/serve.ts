@@ -9,8 +9,8 @@ import { inferenceHandler } from './inference/handler.ts';
 import { AmqpBus } from './lib/bus/amqp/index.ts';
 import { loadModelsConfig } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
-import { ConfigError, messageOf } from './lib/errors.ts';
-import { EventTypes, type AiprocEvent } from './lib/events/index.ts';
+import { CancelledError, ConfigError, messageOf } from './lib/errors.ts';
+import { EventTypes, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
 import { createLogger } from './lib/log.ts';
 import { OllamaClient } from './lib/models/ollama.ts';
@@ -67,7 +67,31 @@ async function run(): Promise<void> {
 
   const rt = await startRuntime({ settings, config, log, bus, store, model, roles: {}, instance, listen: false });
   const ctx = rt.ctx;
-  const info = (signal: AbortSignal) => ({ attempt: 1, signal });
+  // Work in flight per job, so a job.cancelled broadcast (the client went away) stops it here too.
+  const inFlight = new Map<string, Set<AbortController>>();
+  const stopWatching = await bus.watch(EventTypes.jobCancelled, (ev) => {
+    for (const ac of inFlight.get(ev.jobid ?? '') ?? []) ac.abort(new CancelledError('the client went away'));
+  });
+  const run = async (ev: AnyEvent, signal: AbortSignal, work: (info: { attempt: number; signal: AbortSignal }) => Promise<void>) => {
+    const ac = new AbortController();
+    const key = ev.jobid ?? '';
+    const onAbort = () => ac.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let set = inFlight.get(key);
+    if (!set) inFlight.set(key, (set = new Set()));
+    set.add(ac);
+    try {
+      await work({ attempt: 1, signal: ac.signal });
+    } catch (err) {
+      // Cancelled work is done with: acknowledge it so the source does not redeliver it.
+      if (err instanceof CancelledError) return;
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      set.delete(ac);
+      if (set.size === 0) inFlight.delete(key);
+    }
+  };
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -87,12 +111,12 @@ async function run(): Promise<void> {
   const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
   let stopRecovery = () => {};
   if (fn === 'inference') {
-    app.route('/', cloudEventsApp((ev, signal) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, ctx, info(signal)), { ...opts, accepts: [EventTypes.taskRequested] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, ctx, info)), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
-    app.route('/', cloudEventsApp((ev, signal) => mergerHandler(ev as never, ctx, info(signal)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev as never, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
     stopRecovery = startRecovery(ctx);
   } else {
-    app.route('/', cloudEventsApp((ev, signal) => feedbackHandler(ev, ctx, info(signal)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
   }
   const server = serve({ fetch: app.fetch, hostname: settings.HOST, port: settings.PORT }, (a) => {
     log.info({ port: a.port }, `${fn} listening`);
@@ -100,6 +124,7 @@ async function run(): Promise<void> {
   });
   shutdown(async () => {
     stopRecovery();
+    await stopWatching();
     await new Promise<void>((r) => server.close(() => r()));
     await rt.close();
     await bus.close();

@@ -41,11 +41,12 @@ export class MemoryBus implements Bus {
     if (this.#closed) throw new Error('bus is closed');
     const route = routeOf(event);
     const queue =
-      route.kind === 'task' ? Queues.task(route.routingKey)
+      route.kind === 'broadcast' ? undefined
+      : route.kind === 'task' ? Queues.task(route.routingKey)
       : route.kind === 'result' ? Queues.results
       : route.kind === 'feedback' ? Queues.feedback
       : Queues.reply(route.routingKey);
-    this.#state(queue).messages.push(event);
+    if (queue) this.#state(queue).messages.push(event);
     for (const w of this.#watchers) {
       if (w.re.test(event.type)) {
         try {
@@ -55,7 +56,7 @@ export class MemoryBus implements Bus {
         }
       }
     }
-    queueMicrotask(() => this.#pump(queue));
+    if (queue) queueMicrotask(() => this.#pump(queue));
   }
 
   async consume(queue: string, deliver: Deliver, options: ConsumeOptions): Promise<() => Promise<void>> {

@@ -26,7 +26,9 @@ export type Route =
   | { kind: 'task'; exchange: typeof Exchanges.tasks; routingKey: string }
   | { kind: 'result'; exchange: typeof Exchanges.results; routingKey: string }
   | { kind: 'reply'; exchange: typeof Exchanges.replies; routingKey: string }
-  | { kind: 'feedback'; exchange: typeof Exchanges.feedback; routingKey: string };
+  | { kind: 'feedback'; exchange: typeof Exchanges.feedback; routingKey: string }
+  /** Only on the events topic, for every process that watches it (no queue of its own). */
+  | { kind: 'broadcast'; exchange: typeof Exchanges.events; routingKey: string };
 
 /**
  * The route of an event. Every event is also published to `aiproc.events` with its type as key.
@@ -46,6 +48,8 @@ export function routeOf(ev: { type: EventType; model?: string; owner?: string })
     case EventTypes.jobFailed:
       if (!ev.owner) throw new Error(`${ev.type} needs the owner extension`);
       return { kind: 'reply', exchange: Exchanges.replies, routingKey: ev.owner };
+    case EventTypes.jobCancelled:
+      return { kind: 'broadcast', exchange: Exchanges.events, routingKey: ev.type };
     case EventTypes.feedbackRated:
     case EventTypes.ruleProposed:
     case EventTypes.performanceReported:

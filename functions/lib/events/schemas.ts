@@ -9,6 +9,8 @@ export const EventTypes = {
   jobDelta: 'dev.aiproc.job.delta',
   jobCompleted: 'dev.aiproc.job.completed',
   jobFailed: 'dev.aiproc.job.failed',
+  /** Broadcast on aiproc.events only: every process stops its work for the job. */
+  jobCancelled: 'dev.aiproc.job.cancelled',
   feedbackRated: 'dev.aiproc.feedback.rated',
   ruleProposed: 'dev.aiproc.rule.proposed',
   performanceReported: 'dev.aiproc.performance.reported',
@@ -102,6 +104,11 @@ export const JobFailedSchema = z.object({
   error: z.string(),
 });
 
+export const JobCancelledSchema = z.object({
+  jobId,
+  reason: z.string(),
+});
+
 const thumbsOrScore = z.union([
   z.object({ thumbs: z.enum(['up', 'down']) }).strict(),
   z.object({ score: z.number().int().min(1).max(10) }).strict(),
@@ -154,6 +161,7 @@ export const DataSchemas = {
   [EventTypes.jobDelta]: JobDeltaSchema,
   [EventTypes.jobCompleted]: JobCompletedSchema,
   [EventTypes.jobFailed]: JobFailedSchema,
+  [EventTypes.jobCancelled]: JobCancelledSchema,
   [EventTypes.feedbackRated]: FeedbackRatedSchema,
   [EventTypes.ruleProposed]: RuleProposedSchema,
   [EventTypes.performanceReported]: PerformanceReportedSchema,
@@ -168,6 +176,7 @@ export type JobProgress = EventDataMap[typeof EventTypes.jobProgress];
 export type JobDelta = EventDataMap[typeof EventTypes.jobDelta];
 export type JobCompleted = EventDataMap[typeof EventTypes.jobCompleted];
 export type JobFailed = EventDataMap[typeof EventTypes.jobFailed];
+export type JobCancelled = EventDataMap[typeof EventTypes.jobCancelled];
 export type FeedbackRated = EventDataMap[typeof EventTypes.feedbackRated];
 export type RuleProposed = EventDataMap[typeof EventTypes.ruleProposed];
 export type PerformanceReported = EventDataMap[typeof EventTypes.performanceReported];

@@ -95,6 +95,7 @@ export class AmqpBus implements Bus {
   async publish(event: AnyEvent): Promise<void> {
     const route = routeOf(event);
     const { content, properties } = encode(event);
+    if (route.kind === 'broadcast') return this.#publisher.publish(Exchanges.events, event.type, content, properties);
     await Promise.all([
       this.#publisher.publish(route.exchange, route.routingKey, content, properties, route.kind === 'task'),
       this.#publisher.publish(Exchanges.events, event.type, content, properties),
