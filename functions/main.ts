@@ -20,6 +20,13 @@ async function run(): Promise<void> {
 
   const store = createStore(settings, log);
   await store.init();
+  // PGlite belongs to this process alone: a job left unfinished was cut off by the last stop
+  // (its queued work lived in memory). Say so in the job instead of leaving it running forever.
+  if (!settings.DATABASE_URL && !settings.SUPABASE_URL) {
+    const orphans = await store.staleJobs(0);
+    for (const id of orphans) await store.failJob(id, 'interrupted: aiproc stopped while this job ran');
+    if (orphans.length) log.warn({ jobs: orphans.length }, 'failed the jobs a previous run left unfinished');
+  }
   const { client: model, description } = await resolveModelClient(settings, config, log);
   const bus = new MemoryBus({ log, retryDelayMs: settings.AIPROC_RETRY_DELAY_MS });
   const runtime = await startRuntime({
@@ -52,9 +59,14 @@ async function run(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      process.stderr.write('aiproc: stopping now\n');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'stopping');
+    process.stderr.write(`aiproc: stopping (${signal}); again to stop at once\n`);
+    // Never hang on the way out: whatever is still open after 10 s is cut.
+    setTimeout(() => process.exit(1), 10_000).unref();
     await runtime.close();
     await bus.close();
     await model.close();

@@ -93,6 +93,8 @@ export async function startEventsWebhook(options: EventsWebhookOptions): Promise
     }
   }
 
+  // One listener for the whole life of the worker (one per idle wait would pile up).
+  stopping.signal.addEventListener('abort', () => wake?.(), { once: true });
   const worker = (async () => {
     while (!stopping.signal.aborted) {
       const event = queue.shift();
@@ -103,7 +105,6 @@ export async function startEventsWebhook(options: EventsWebhookOptions): Promise
       }
       await new Promise<void>((resolve) => {
         wake = resolve;
-        stopping.signal.addEventListener('abort', () => resolve(), { once: true });
       });
       wake = null;
     }
@@ -124,10 +125,14 @@ export async function startEventsWebhook(options: EventsWebhookOptions): Promise
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
