@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { plan, result, ScriptModel, sleep, startEmbedded } from './harness.ts';
+import { waitFor } from '../support/wait.ts';
+
+test('GET /v1/jobs/:id/events sends each progress event once, even when several arrive together', async () => {
+  const model = new ScriptModel(async (_req, role) => {
+    if (role === 'planner') {
+      await sleep(400); // time to open the event stream while the job is planning
+      return plan([
+        ['A', 'a?', 'codellama-7b'],
+        ['B', 'b?', 'codellama-34b'],
+        ['C', 'c?', 'codellama-70b'],
+        ['D', 'd?', 'codellama-7b'],
+      ]);
+    }
+    if (role === 'part') {
+      await sleep(200);
+      return result('part answer');
+    }
+    return result('merged');
+  });
+  const app = await startEmbedded(model);
+  try {
+    const answer = fetch(`${app.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a, b, c and d' }] }),
+    }).then((r) => r.json());
+    let id = '';
+    await waitFor(async () => {
+      const jobs = ((await (await fetch(`${app.url}/v1/jobs?limit=1`)).json()) as { data: Array<{ id: string }> }).data;
+      id = jobs[0]?.id ?? '';
+      return id !== '';
+    }, 'the job exists');
+    const events = await (await fetch(`${app.url}/v1/jobs/${id}/events`)).text();
+    await answer;
+    const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const stored = ((await (await fetch(`${app.url}/v1/jobs/${id}`)).json()) as { status: string }).status;
+    assert.equal(stored, 'completed');
+    assert.ok(ids.length >= 5, `expected the plan, 4 part starts, 4 part ends and the merge; got ids ${ids.join(',')}`);
+    assert.deepEqual(ids, [...new Set(ids)], `progress events repeated on the stream: ids ${ids.join(',')}`);
+  } finally {
+    await app.close();
+  }
+});
+
+// Issue 4: "Postgres restarted during load: handlers retry … none stuck"; issue 2: "nothing crashes
+// the process". job-events.ts calls `void replay()` on each live progress event (and `await replay()`
+// in a setInterval callback): a store error there is an unhandled rejection, which ends a Node
+// process that has no handler for it (functions/main.ts, serve.ts and cluster.ts install none).
+test('a store error while GET /v1/jobs/:id/events follows a job is not an unhandled rejection (which would end the process)', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const model = new ScriptModel(async (_req, role) => {
+    if (role === 'planner') return plan([['A', 'a?', 'codellama-7b'], ['B', 'b?', 'codellama-34b']]);
+    if (role === 'part') {
+      await gate;
+      return result('part answer');
+    }
+    return result('merged');
+  });
+  const app = await startEmbedded(model);
+  try {
+    const answer = fetch(`${app.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }),
+    }).then((r) => r.text());
+    await waitFor(() => model.count('part') === 2, 'parts running');
+    const id = (await app.store.listJobs(1))[0]!.id;
+    const ac = new AbortController();
+    const events = await fetch(`${app.url}/v1/jobs/${id}/events`, { signal: ac.signal });
+    const reader = events.body!.getReader();
+    await reader.read(); // the history is out: the route now follows the job live
+    // The database goes away for a moment (a Postgres restart).
+    const { RetryLaterError } = await import('../../functions/lib/errors.ts');
+    app.store.listJobEvents = async () => {
+      throw new RetryLaterError('the database at DATABASE_URL is unreachable (ECONNREFUSED)');
+    };
+    release(); // parts complete: progress events arrive live
+    await answer;
+    await sleep(300);
+    ac.abort();
+    assert.deepEqual(unhandled.map(String), []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await app.close();
+  }
+});

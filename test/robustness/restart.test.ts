@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { startAiproc } from '../support/aiproc-process.ts';
+import { roleOf, startScriptedOllama } from '../support/scripted-ollama.ts';
+import { waitFor } from '../support/wait.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// npm start (embedded): the task queues live in memory, the jobs in PGlite. A restart while a job
+// runs (a crash, an upgrade) loses its queued and running tasks. Issue 2: "nothing is lost without
+// a task.failed/job.failed record"; and a job left 'running' for ever keeps every
+// GET /v1/jobs/:id/events client polling for ever.
+test('a job interrupted by a crash of npm start does not stay "running" for ever after the restart', async () => {
+  const ollama = await startScriptedOllama((req) => {
+    if (roleOf(req) === 'planner')
+      return { content: JSON.stringify({ parts: [{ title: 'A', prompt: 'a?', model: 'codellama-7b' }, { title: 'B', prompt: 'b?', model: 'codellama-34b' }] }) };
+    if (roleOf(req) === 'part') return { endless: 'tok ', chunkDelayMs: 20 };
+    return { content: 'merged' };
+  });
+  const first = await startAiproc({ OLLAMA_HOST: ollama.url });
+  const dataDir = first.dataDir;
+  let second: Awaited<ReturnType<typeof startAiproc>> | undefined;
+  try {
+    const req = fetch(`${first.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }),
+    }).catch(() => undefined);
+    void req;
+    await waitFor(() => ollama.open === 2, 'both parts generating');
+    const id = ((await (await fetch(`${first.url}/v1/jobs?limit=1`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    ollama.setResponder((r) => (roleOf(r) === 'planner' ? { content: JSON.stringify({ parts: [{ title: 'A', prompt: 'x', model: 'codellama-7b' }] }) } : { content: 'answer' }));
+    second = await startAiproc({ OLLAMA_HOST: ollama.url }, { dataDir });
+    await sleep(5000);
+    const job = (await (await fetch(`${second.url}/v1/jobs/${id}`)).json()) as { status: string; parts: Array<{ status: string }> };
+    assert.ok(
+      ['completed', 'failed'].includes(job.status),
+      `5 s after the restart the job is still "${job.status}", parts ${JSON.stringify(job.parts.map((p) => p.status))}: nothing will ever finish or fail it`,
+    );
+  } finally {
+    await second?.stop();
+    if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
+    await ollama.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('npm start stops on SIGTERM (Ctrl-C) while a client waits for an answer', async () => {
+  const ollama = await startScriptedOllama((req) => {
+    if (roleOf(req) === 'planner') return { content: JSON.stringify({ parts: [{ title: 'A', prompt: 'a?', model: 'codellama-7b' }] }) };
+    return { endless: 'tok ', chunkDelayMs: 20 }; // a long answer
+  });
+  const app = await startAiproc({ OLLAMA_HOST: ollama.url });
+  try {
+    const ac = new AbortController();
+    const req = fetch(`${app.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'write a long essay' }] }),
+      signal: ac.signal,
+    }).catch(() => undefined);
+    void req;
+    await waitFor(() => ollama.open === 1, 'the answer is being generated');
+    const exited = new Promise<string>((r) => app.child.once('exit', (code, sig) => r(`exited (${sig ?? code})`)));
+    app.child.kill('SIGTERM');
+    const outcome = await Promise.race([exited, sleep(8000).then(() => 'still running')]);
+    const second = await Promise.race([
+      (async () => {
+        if (outcome !== 'still running') return outcome;
+        app.child.kill('SIGTERM'); // a second Ctrl-C
+        return Promise.race([exited, sleep(2000).then(() => 'still running after a second SIGTERM')]);
+      })(),
+    ]);
+    ac.abort();
+    assert.notEqual(outcome, 'still running', `8 s after SIGTERM npm start has not stopped; then: ${second}`);
+  } finally {
+    if (app.child.exitCode === null) app.child.kill('SIGKILL');
+    await ollama.close();
+    rmSync(app.dataDir, { recursive: true, force: true });
+  }
+});
