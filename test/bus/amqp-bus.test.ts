@@ -7,7 +7,7 @@ import amqp, { type Channel, type ChannelModel, type GetMessage } from 'amqplib'
 import { pino } from 'pino';
 import { AmqpBus, DEAD_TASKS_QUEUE, DeadHeaders, DELIVERY_LIMIT } from '../../functions/lib/bus/amqp/index.ts';
 import { Exchanges, Queues } from '../../functions/lib/bus/topology.ts';
-import { BadInputError, ConfigError, RetryLaterError } from '../../functions/lib/errors.ts';
+import { BadInputError, ConfigError, RetryLaterError, UpstreamError } from '../../functions/lib/errors.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { createVhost, rabbitmqctl, taskEvent, testLog, waitFor } from './amqp-support.ts';
 
@@ -161,7 +161,7 @@ describe('AmqpBus against the real RabbitMQ', () => {
       const dead: Array<{ reason: string; attempts: number }> = [];
       const stop = await b.consume(Queues.task('retry'), async () => {
         calls += 1;
-        throw new RetryLaterError('model busy');
+        throw new UpstreamError('model busy');
       }, { concurrency: 1, attempts: 3, onDeadLetter: async (_e, reason, attempts) => void dead.push({ reason, attempts }) });
       await b.publish(taskEvent('retry'));
       let parked: GetMessage[] = [];
