@@ -104,7 +104,8 @@ async function performanceReported(event: AiprocEvent<typeof EventTypes.performa
     ...(d.windowStart !== undefined && { windowStart: d.windowStart }),
     ...(d.windowEnd !== undefined && { windowEnd: d.windowEnd }),
   });
-  ctx.log.info({ eventId: event.id, model: d.model, figures: d.figures, stored }, stored ? 'performance report stored' : 'performance report already stored');
+  const what = stored ? 'performance report stored' : 'performance report already stored';
+  ctx.log.info({ eventId: event.id, source: event.source, model: d.model, figures: d.figures, stored }, d.note ? `${what}: ${d.note}` : what);
 }
 
 function describeTarget(d: FeedbackRated): string {

@@ -19,11 +19,13 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
+import amqp from 'amqplib';
 import pg from 'pg';
 import { pino } from 'pino';
 import { createFeedbackHttp } from '../../functions/feedback/http.ts';
 import { feedbackHandler } from '../../functions/feedback/handler.ts';
 import { AmqpBus } from '../../functions/lib/bus/amqp/index.ts';
+import { encode } from '../../functions/lib/bus/amqp/codec.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
@@ -75,6 +77,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   let feedbackServer: ServerType;
   let feedbackUrl: string;
   const feedbackCalls: Array<{ headers: IncomingHttpHeaders; status: number }> = [];
+  const feedbackListeners: Array<(call: { headers: IncomingHttpHeaders; status: number }) => void> = [];
   let openwebui: ReturnType<typeof createServer>;
   let openwebuiUrl: string;
   const openwebuiCalls: IncomingHttpHeaders[] = [];
@@ -107,6 +110,8 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
       N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
       N8N_PERSONALIZATION_ENABLED: 'false',
       N8N_LOG_LEVEL: 'info',
+      // Code nodes' console.log to n8n's stdout in production executions (the error workflow's log line).
+      CODE_ENABLE_STDOUT: 'true',
     };
 
     // The feedback function, on a real port, with the real store.
@@ -118,7 +123,9 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     feedbackServer = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: async (req) => {
         const res = await app.fetch(req);
-        feedbackCalls.push({ headers: Object.fromEntries(req.headers), status: res.status });
+        const call = { headers: Object.fromEntries(req.headers), status: res.status };
+        feedbackCalls.push(call);
+        for (const listen of feedbackListeners) listen(call);
         return res;
       }, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
     });
@@ -240,17 +247,91 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     assert.deepEqual(proposed.map((x) => [x.active, x.origin, x.model]), [[false, 'n8n', '*']]);
   });
 
-  it('runs the activity monitor in a started n8n: task events on aiproc.events become a performance.reported the feedback queue delivers', async () => {
-    // A vhost of its own, so the test events reach no one else's queues.
+  /** A RabbitMQ vhost of its own, so the test events reach no one else's queues. */
+  async function rabbitVhost(): Promise<{ vhost: string; url: string; drop(): Promise<void> }> {
     const vhost = `aiproc-n8n-${randomBytes(4).toString('hex')}`;
     const ctl = (...args: string[]) => run('rabbitmqctl', args, process.env);
     for (const args of [['add_vhost', vhost], ['set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*']]) {
       const r = await ctl(...args);
       assert.equal(r.code, 0, `rabbitmqctl ${args.join(' ')}: ${r.out}`);
     }
-    const log = pino({ level: 'silent' });
-    const bus = await AmqpBus.start({ url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`, log, instance: 'n8n-test', models: ['codellama-7b'], retryDelayMs: 10 });
-    let started: ReturnType<typeof spawn> | undefined;
+    return { vhost, url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`, drop: async () => void (await ctl('delete_vhost', vhost)) };
+  }
+
+  /**
+   * Imports the activity monitor (and its RabbitMQ credential, for `vhost`), publishes it, and
+   * declares its queue as its trigger declares it, so events published now wait there until
+   * n8n's trigger consumes them, however long n8n takes to start.
+   */
+  async function prepareMonitor(vhost: string, url: string): Promise<void> {
+    const wf = readWorkflow('activity-monitor.json');
+    const dir = await mkdtemp(join(userFolder, 'import-'));
+    const cred = Object.values(wf.nodes.find((n) => n.credentials?.rabbitmq)!.credentials!)[0]!;
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify([{ id: cred.id, name: cred.name, type: 'rabbitmq', data: { hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost, ssl: false } }]));
+    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(repoN8n, 'activity-monitor.json')}`], ['publish:workflow', `--id=${wf.id}`]]) {
+      const r = await n8n(...args);
+      assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
+    }
+    const conn = await amqp.connect(url);
+    const ch = await conn.createChannel();
+    const trigger = wf.nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmqTrigger')!;
+    await ch.assertExchange('aiproc.events', 'topic', { durable: true });
+    await ch.assertQueue(trigger.parameters.queue, { durable: true });
+    for (const b of trigger.parameters.options.binding.bindings as Array<{ exchange: string; routingKey: string }>) await ch.bindQueue(trigger.parameters.queue, b.exchange, b.routingKey);
+    await conn.close();
+  }
+
+  /**
+   * Five tasks of one model, two failed: 40% failures, over the monitor's 20%. Each test names
+   * its own model: the monitor remembers a model it reported on (workflow static data) for ten minutes.
+   */
+  function taskEvents(model: string): AnyEvent[] {
+    const t = new Date().toISOString();
+    const jobId = randomUUID();
+    const attrs = { source: '/inference', jobid: jobId, model };
+    return [
+      ...[0, 1, 2].map((index) => makeEvent(EventTypes.taskCompleted, { jobId, index, model, output: 'ok', usage: { promptTokens: 1, completionTokens: 1 }, startedAt: t, finishedAt: t, attempts: 1 }, attrs)),
+      ...[3, 4].map((index) => makeEvent(EventTypes.taskFailed, { jobId, index, model, error: 'model crashed', attempts: 3 }, attrs)),
+    ];
+  }
+
+  /**
+   * `n8n start`, which activates the published workflows. `gaveUp` rejects when n8n ends or
+   * after `withinMs`, with what n8n said; `stop()` ends it and waits for it to be gone.
+   */
+  async function startN8n(withinMs: number): Promise<{ gaveUp: Promise<never>; output(): string; stop(): Promise<void> }> {
+    const port = await freePort();
+    const brokerPort = await freePort();
+    const child = spawn(n8nBin, ['start'], { env: { ...env, N8N_PORT: String(port), N8N_RUNNERS_BROKER_PORT: String(brokerPort), N8N_HOST: '127.0.0.1', N8N_LISTEN_ADDRESS: '127.0.0.1' }, cwd: userFolder, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const collect = (d: Buffer) => void (out += d);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    // AIPROC_N8N_DEBUG=1 shows what the started n8n says.
+    if (process.env.AIPROC_N8N_DEBUG) {
+      child.stdout.pipe(process.stderr);
+      child.stderr.pipe(process.stderr);
+    }
+    const closed = new Promise<void>((r) => child.once('close', () => r()));
+    const gaveUp = new Promise<never>((_, reject) => {
+      void closed.then(() => reject(new Error(`n8n start ended (${child.exitCode}) too early:\n${out.slice(-4000)}`)));
+      AbortSignal.timeout(withinMs).addEventListener('abort', () => reject(new Error(`nothing came within ${withinMs / 1000} s of starting n8n:\n${out.slice(-4000)}`)));
+    });
+    gaveUp.catch(() => {});
+    return {
+      gaveUp,
+      output: () => out,
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await closed;
+      },
+    };
+  }
+
+  it('runs the activity monitor in a started n8n: task events on aiproc.events become a performance.reported the feedback queue delivers', async () => {
+    const rabbit = await rabbitVhost();
+    const bus = await AmqpBus.start({ url: rabbit.url, log: pino({ level: 'silent' }), instance: 'n8n-test', models: ['codellama-7b'], retryDelayMs: 10 });
+    let n8nProcess: Awaited<ReturnType<typeof startN8n>> | undefined;
     try {
       // The feedback function's queue consumer, as the embedded runtime and the dispatcher run it.
       const ctx = makeCtx(store);
@@ -261,53 +342,11 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
         delivered(ev);
       }, { concurrency: 1, attempts: 1 });
 
-      const wf = readWorkflow('activity-monitor.json');
-      const dir = await mkdtemp(join(userFolder, 'import-'));
-      const cred = Object.values(wf.nodes.find((n) => n.credentials?.rabbitmq)!.credentials!)[0]!;
-      await writeFile(join(dir, 'credentials.json'), JSON.stringify([{ id: cred.id, name: cred.name, type: 'rabbitmq', data: { hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost, ssl: false } }]));
-      for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(repoN8n, 'activity-monitor.json')}`], ['publish:workflow', `--id=${wf.id}`]]) {
-        const r = await n8n(...args);
-        assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
-      }
+      await prepareMonitor(rabbit.vhost, rabbit.url);
+      for (const ev of taskEvents('codellama-7b')) await bus.publish(ev);
+      n8nProcess = await startN8n(240_000);
 
-      // The monitor's queue, declared as its trigger declares it, so the events wait there until
-      // n8n's trigger consumes them (however long n8n takes to start).
-      const ch = await (await import('amqplib')).connect(`amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`);
-      const channel = await ch.createChannel();
-      const trigger = wf.nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmqTrigger')!;
-      await channel.assertQueue(trigger.parameters.queue, { durable: true });
-      for (const b of trigger.parameters.options.binding.bindings as Array<{ exchange: string; routingKey: string }>) await channel.bindQueue(trigger.parameters.queue, b.exchange, b.routingKey);
-      await ch.close();
-
-      // Five tasks of one model, two failed: 40% failures, over the monitor's 20%.
-      const t = new Date().toISOString();
-      const jobId = randomUUID();
-      const events = [
-        ...[0, 1, 2].map((index) => makeEvent(EventTypes.taskCompleted, { jobId, index, model: 'codellama-7b', output: 'ok', usage: { promptTokens: 1, completionTokens: 1 }, startedAt: t, finishedAt: t, attempts: 1 }, { source: '/inference', jobid: jobId, model: 'codellama-7b' })),
-        ...[3, 4].map((index) => makeEvent(EventTypes.taskFailed, { jobId, index, model: 'codellama-7b', error: 'model crashed', attempts: 3 }, { source: '/inference', jobid: jobId, model: 'codellama-7b' })),
-      ];
-      for (const ev of events) await bus.publish(ev);
-
-      // n8n itself, which activates the published workflow at start.
-      const port = await freePort();
-      const brokerPort = await freePort();
-      started = spawn(n8nBin, ['start'], { env: { ...env, N8N_PORT: String(port), N8N_RUNNERS_BROKER_PORT: String(brokerPort), N8N_HOST: '127.0.0.1', N8N_LISTEN_ADDRESS: '127.0.0.1' }, cwd: userFolder, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      const collect = (d: Buffer) => void (out += d);
-      started.stdout!.on('data', collect);
-      started.stderr!.on('data', collect);
-      // AIPROC_N8N_DEBUG=1 shows what the started n8n says.
-      if (process.env.AIPROC_N8N_DEBUG) {
-        started.stdout!.pipe(process.stderr);
-        started.stderr!.pipe(process.stderr);
-      }
-      const gaveUp = new Promise<never>((_, reject) => {
-        started!.on('close', (code) => reject(new Error(`n8n start ended (${code}) before the report came:\n${out.slice(-4000)}`)));
-        AbortSignal.timeout(240_000).addEventListener('abort', () => reject(new Error(`no performance.reported within 4 minutes of starting n8n:\n${out.slice(-4000)}`)));
-      });
-      gaveUp.catch(() => {});
-
-      const ev = await Promise.race([report, gaveUp]);
+      const ev = await Promise.race([report, n8nProcess.gaveUp]);
       assert.equal(ev.type, EventTypes.performanceReported);
       assert.equal(ev.source, 'n8n/activity-monitor');
       const data = ev.data as { model: string; figures: Record<string, number> };
@@ -315,13 +354,45 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
       assert.deepEqual({ tasks: data.figures.tasks, failures: data.figures.failures }, { tasks: 5, failures: 2 });
       await stop();
     } finally {
-      if (started && started.exitCode === null) {
-        const closed = new Promise((r) => started!.once('close', r));
-        started.kill('SIGTERM');
-        await closed;
-      }
+      await n8nProcess?.stop();
       await bus.close();
-      await ctl('delete_vhost', vhost);
+      await rabbit.drop();
+    }
+  });
+
+  it('runs the error workflow when the activity monitor fails: a log line and a performance.reported over HTTP', async () => {
+    // RabbitMQ without aiproc's feedback exchange: the monitor's report cannot be sent, its execution fails.
+    const rabbit = await rabbitVhost();
+    let n8nProcess: Awaited<ReturnType<typeof startN8n>> | undefined;
+    try {
+      await prepareMonitor(rabbit.vhost, rabbit.url);
+      const errorWf = await importPatched('error-workflow.json', { feedbackUrl });
+      const published = await n8n('publish:workflow', `--id=${errorWf.id}`);
+      assert.equal(published.code, 0, published.out.slice(-4000));
+
+      const reported = new Promise<{ headers: IncomingHttpHeaders; status: number }>((resolve) => {
+        feedbackListeners.push((call) => {
+          if (call.headers['ce-source'] === 'n8n/error-workflow') resolve(call);
+        });
+      });
+      const conn = await amqp.connect(rabbit.url);
+      const ch = await conn.createConfirmChannel();
+      for (const ev of taskEvents('codellama-34b')) {
+        const { content, properties } = encode(ev);
+        ch.publish('aiproc.events', ev.type, content, properties);
+      }
+      await ch.waitForConfirms();
+      await conn.close();
+      n8nProcess = await startN8n(240_000);
+
+      const call = await Promise.race([reported, n8nProcess.gaveUp]);
+      assert.equal(call.status, 202);
+      assert.equal(call.headers['ce-type'], 'dev.aiproc.performance.reported');
+      assert.equal(call.headers.authorization, `Bearer ${feedbackToken}`);
+      assert.match(n8nProcess.output(), /aiproc: n8n workflow "aiproc: activity monitor[^"]*" failed at node "performance\.reported to aiproc\.feedback"/);
+    } finally {
+      await n8nProcess?.stop();
+      await rabbit.drop();
     }
   });
 });
