@@ -51,10 +51,20 @@ export function createRulesApi(ctx: FunctionContext): Hono {
     return c.json(rule, 201);
   });
 
-  /** Per rule version: the jobs it shaped, how many of them were rated and their average score. */
+  /**
+   * Per rule version: the jobs it shaped, how many of them were rated, their average score, and
+   * the version before it with its average — did the change help?
+   */
   app.get('/stats', async (c) => {
     const q = parse(ListQuery, c.req.query(), 'query');
-    const stats = (await store.ruleStats()).filter((s) => (q.scope === undefined || s.rule.scope === q.scope) && (q.active === undefined || s.rule.active === q.active));
+    const all = await store.ruleStats();
+    const byVersion = new Map(all.map((s) => [`${s.rule.ruleId}#${s.rule.version}`, s]));
+    const stats = all
+      .filter((s) => (q.scope === undefined || s.rule.scope === q.scope) && (q.active === undefined || s.rule.active === q.active))
+      .map((s) => {
+        const before = byVersion.get(`${s.rule.ruleId}#${s.rule.version - 1}`);
+        return { ...s, previous: before ? { id: before.rule.id, version: before.rule.version, ratings: before.ratings, averageScore: before.averageScore } : null };
+      });
     return c.json({ object: 'list', data: stats });
   });
 

@@ -73,6 +73,16 @@ describe('rules API', () => {
     const none = stats.json.data.find((s) => s.rule.id === unused.id);
     assert.deepEqual(none && { jobs: none.jobs, ratings: none.ratings, averageScore: none.averageScore }, { jobs: 0, ratings: 0, averageScore: null });
     assert.ok(stats.json.data.every((s) => s.rule.scope === 'merger'));
+    assert.equal((mine as RuleStats & { previous: unknown }).previous, null);
+
+    // A second version, rated lower: its stats name the first version's average beside its own.
+    const v2 = (await call<RuleView>('POST', `/${rule.ruleId}/versions`, { text: 'Use headings and bold.', active: true })).json;
+    const c = await seedJob(store);
+    await store.recordRulesApplied(c, [v2.id]);
+    await store.addRating({ eventSource: 't', eventId: `${c}-1`, jobId: c, score: 4 });
+    const after = await call<{ data: Array<RuleStats & { previous: { id: string; version: number; averageScore: number | null } | null }> }>('GET', '/stats?scope=merger&active=true');
+    const second = after.json.data.find((s) => s.rule.id === v2.id);
+    assert.deepEqual(second && { averageScore: second.averageScore, previous: second.previous }, { averageScore: 4, previous: { id: rule.id, version: 1, ratings: 2, averageScore: 8 } });
   });
 
   it('refuses bad bodies and unknown rules with OpenAI-style errors', async () => {
