@@ -55,8 +55,7 @@ async function rated(event: AiprocEvent<typeof EventTypes.feedbackRated>, ctx: F
     if (err instanceof NotFoundError) throw new BadInputError(`no job matches this rating (${describeTarget(d)})`, { param: targetParam(d), cause: err });
     throw err;
   }
-  // A store may keep a rating it could not link (the SQL store does, job_id null): it still
-  // answers 400, the same on every delivery, and such a rating counts nowhere.
+  // No job found: the store kept nothing, and every delivery gets the same 400.
   if (result.jobId === null) {
     throw new BadInputError(`no job matches this rating (${describeTarget(d)})`, { param: targetParam(d) });
   }

@@ -20,9 +20,10 @@ export function rulesContract(current: () => Store): void {
     assert.deepEqual(await rate('1', { messageId: job.meta.messageId }), { stored: true, jobId: job.id });
     assert.deepEqual(await rate('2', { chatId: job.meta.chatId, comment: 'good', user: 'ada' }), { stored: true, jobId: job.id });
     assert.deepEqual(await rate('3', { jobId: job.id, score: 1 }), { stored: true, jobId: job.id });
-    assert.deepEqual(await rate('4', { messageId: 'no-such-message' }), { stored: true, jobId: null });
+    // a rating that finds no job is not stored at all (the feedback function refuses it with 400)
+    assert.deepEqual(await rate('4', { messageId: 'no-such-message' }), { stored: false, jobId: null });
     assert.deepEqual(await rate('1', { messageId: job.meta.messageId, score: 2 }), { stored: false, jobId: job.id });
-    assert.deepEqual(await rate('4', { jobId: job.id }), { stored: false, jobId: null });
+    assert.deepEqual(await rate('4', { jobId: job.id }), { stored: true, jobId: job.id }, 'the refused id was never taken');
   });
 
   it('versions rules: an active new version retires the older ones', async () => {
