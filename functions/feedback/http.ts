@@ -4,24 +4,13 @@ import { HTTPException } from 'hono/http-exception';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import type { FunctionContext } from '../lib/context.ts';
 import { AiprocError, BadInputError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
+import { errorBody } from '../lib/http/openai.ts';
 import { fromCloudEvent, type AnyEvent } from '../lib/events/index.ts';
 import { createFeedbackAuth, type FeedbackAuth } from './auth.ts';
 import { feedbackHandler } from './handler.ts';
 
 /** What the HTTP face does with an accepted event: by default, runs the feedback handler. */
 export type HandleEvent = (event: AnyEvent) => Promise<void>;
-
-/**
- * The OpenAI-style error body for any thrown value: `{ error: { message, type, param, code } }`.
- * @example c.json(errorBody(err), statusOf(err))
- */
-export function errorBody(err: unknown): { error: { message: string; type: string; param: string | null; code: string | null } } {
-  const status = statusOf(err);
-  if (err instanceof AiprocError) {
-    return { error: { message: err.message, type: status < 500 ? 'invalid_request_error' : 'server_error', param: err.param, code: err.code } };
-  }
-  return { error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } };
-}
 
 /**
  * The feedback function's HTTP face: `POST /` takes one CloudEvent (binary or structured mode),

@@ -4,7 +4,7 @@ import type { FunctionContext } from '../lib/context.ts';
 import { AiprocError, BadInputError, NotFoundError, messageOf, statusOf } from '../lib/errors.ts';
 import { RuleProposedSchema, RuleScope } from '../lib/events/index.ts';
 import type { RuleView } from '../lib/store/types.ts';
-import { errorBody } from './http.ts';
+import { errorBody } from '../lib/http/openai.ts';
 
 const origin = z.enum(['api', 'person']).default('api');
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AiprocError, BadInputError, messageOf } from '../errors.ts';
+import { AiprocError, BadInputError } from '../errors.ts';
 import type { ChatMessage, Usage } from '../events/schemas.ts';
 
 /** The OpenAI wire format in one place: request schema, chunks, completions, error objects. */
@@ -97,5 +97,6 @@ export function errorBody(err: unknown): { error: { message: string; type: strin
     const type = err.status === 401 ? 'authentication_error' : err.status >= 500 ? 'server_error' : 'invalid_request_error';
     return { error: { message: err.message, type, param: err.param, code: err.code } };
   }
-  return { error: { message: `internal error: ${messageOf(err)}`, type: 'server_error', param: null, code: 'internal_error' } };
+  // The details of an unexpected error go to the log, not to the client.
+  return { error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } };
 }
