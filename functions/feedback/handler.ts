@@ -67,11 +67,6 @@ async function rated(event: AiprocEvent<typeof EventTypes.feedbackRated>, ctx: F
 }
 
 async function ruleProposed(event: AiprocEvent<typeof EventTypes.ruleProposed>, ctx: FunctionContext): Promise<void> {
-  // Rules carry no event id of their own: the inbox makes the second delivery a no-op.
-  if (!(await ctx.store.markEventProcessed(event.source, event.id))) {
-    ctx.log.info({ eventId: event.id, source: event.source }, 'rule proposal already stored: repeated event ignored');
-    return;
-  }
   const d = event.data;
   let rule;
   try {
@@ -83,10 +78,16 @@ async function ruleProposed(event: AiprocEvent<typeof EventTypes.ruleProposed>, 
       origin: d.origin,
       active: d.active,
       ...(d.replaces !== undefined && { replaces: d.replaces }),
+      // Rules carry no event id of their own: the store records the event with the rule, atomically.
+      event: { source: event.source, id: event.id },
     });
   } catch (err) {
     if (err instanceof NotFoundError) throw new BadInputError(`data.replaces: no rule ${d.replaces}`, { param: 'data.replaces', cause: err });
     throw err;
+  }
+  if (!rule) {
+    ctx.log.info({ eventId: event.id, source: event.source }, 'rule proposal already stored: repeated event ignored');
+    return;
   }
   ctx.rules.invalidate();
   ctx.log.info({ ruleId: rule.ruleId, version: rule.version, scope: rule.scope, model: rule.model, active: rule.active }, 'rule stored');

@@ -61,7 +61,10 @@ export class FakeStore implements Store {
     return { stored: true, jobId: job.id };
   }
 
-  async proposeRule(r: NewRule) {
+  proposeRule(r: NewRule & { event: { source: string; id: string } }): Promise<RuleView | null>;
+  proposeRule(r: NewRule): Promise<RuleView>;
+  async proposeRule(r: NewRule): Promise<RuleView | null> {
+    if (r.event && !(await this.markEventProcessed(r.event.source, r.event.id))) return null;
     let ruleId: string = randomUUID();
     let version = 1;
     if (r.replaces !== undefined) {

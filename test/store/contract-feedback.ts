@@ -26,6 +26,19 @@ export function rulesContract(current: () => Store): void {
     assert.deepEqual(await rate('4', { jobId: job.id }), { stored: true, jobId: job.id }, 'the refused id was never taken');
   });
 
+  it('stores a proposed rule once per event, and a proposal that fails does not use up its event id', async () => {
+    const store = current();
+    const source = `n8n/${randomUUID()}`;
+    const base = { scope: 'merger' as const, model: '*', text: `once-${randomUUID()}`, origin: 'n8n' as const, active: false };
+    const first = await store.proposeRule({ ...base, event: { source, id: 'r1' } });
+    assert.ok(first);
+    assert.equal(await store.proposeRule({ ...base, event: { source, id: 'r1' } }), null, 'the same event again stores nothing');
+    assert.equal((await store.listRules()).filter((r) => r.text === base.text).length, 1);
+    await assert.rejects(store.proposeRule({ ...base, replaces: randomUUID(), event: { source, id: 'r2' } }));
+    const retried = await store.proposeRule({ ...base, event: { source, id: 'r2' } });
+    assert.ok(retried, 'the failed delivery did not mark r2 as seen');
+  });
+
   it('versions rules: an active new version retires the older ones', async () => {
     const store = current();
     const model = `m-${randomUUID().slice(0, 8)}`;

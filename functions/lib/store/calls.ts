@@ -69,6 +69,11 @@ export const rpcArgs = {
     p_scope: r.scope, p_model: r.model, p_text: r.text, p_reason: r.reason ?? null, p_origin: r.origin,
     p_active: r.active, p_replaces: r.replaces ?? null,
   }),
+  proposeRuleOnce: (r: NewRule & { event: { source: string; id: string } }): RpcArgs => ({
+    p_event_source: r.event.source, p_event_id: r.event.id,
+    p_scope: r.scope, p_model: r.model, p_text: r.text, p_reason: r.reason ?? null, p_origin: r.origin,
+    p_active: r.active, p_replaces: r.replaces ?? null,
+  }),
   setRuleActive: (id: string, active: boolean): RpcArgs => ({ p_id: id, p_active: active }),
   recordRulesApplied: (jobId: string, ruleIds: string[]): RpcArgs => ({ p_job_id: jobId, p_rule_ids: ruleIds }),
   addPerformanceReport: (r: PerformanceReport): RpcArgs => ({

@@ -145,7 +145,13 @@ export class SqlStore implements Store {
     return { stored: Boolean(row?.stored), jobId: row?.job_id == null ? null : String(row.job_id) };
   }
 
-  async proposeRule(r: NewRule): Promise<RuleView> {
+  proposeRule(r: NewRule & { event: { source: string; id: string } }): Promise<RuleView | null>;
+  proposeRule(r: NewRule): Promise<RuleView>;
+  async proposeRule(r: NewRule): Promise<RuleView | null> {
+    if (r.event) {
+      const [once] = await this.#call('propose_rule_once', rpcArgs.proposeRuleOnce({ ...r, event: r.event }));
+      return once ? toRule(once) : null;
+    }
     const [row] = await this.#call('propose_rule', rpcArgs.proposeRule(r));
     return toRule(row!);
   }

@@ -198,7 +198,13 @@ export class SupabaseStore implements Store {
     return { stored: Boolean(row?.stored), jobId: row?.job_id == null ? null : String(row.job_id) };
   }
 
-  async proposeRule(r: NewRule): Promise<RuleView> {
+  proposeRule(r: NewRule & { event: { source: string; id: string } }): Promise<RuleView | null>;
+  proposeRule(r: NewRule): Promise<RuleView>;
+  async proposeRule(r: NewRule): Promise<RuleView | null> {
+    if (r.event) {
+      const [once] = await this.#rows('propose_rule_once', rpcArgs.proposeRuleOnce({ ...r, event: r.event }));
+      return once ? toRule(once) : null;
+    }
     const [row] = await this.#rows('propose_rule', rpcArgs.proposeRule(r));
     if (!row) throw new NotFoundError('the rule was not stored');
     return toRule(row);

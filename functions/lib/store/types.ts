@@ -105,6 +105,8 @@ export interface NewRule {
   active: boolean;
   /** A ruleId: this becomes its next version (and, when active, retires the older versions). */
   replaces?: string;
+  /** The proposing event's source and id: stored once per event, atomically with the rule. */
+  event?: { source: string; id: string };
 }
 
 export interface NewRating {
@@ -177,6 +179,8 @@ export interface Store {
   markEventProcessed(source: string, id: string): Promise<boolean>;
 
   addRating(r: NewRating): Promise<{ stored: boolean; jobId: string | null }>;
+  /** Stores a rule (version); null when `r.event` was seen before (nothing stored again). */
+  proposeRule(r: NewRule & { event: { source: string; id: string } }): Promise<RuleView | null>;
   proposeRule(r: NewRule): Promise<RuleView>;
   setRuleActive(id: string, active: boolean): Promise<RuleView>;
   listRules(filter?: { scope?: RuleScope; active?: boolean }): Promise<RuleView[]>;
