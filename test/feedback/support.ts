@@ -46,15 +46,8 @@ export async function seedJob(store: Store, meta: { chatId?: string; messageId?:
   return id;
 }
 
-/**
- * The store the feedback tests run against: the real SqlStore on an in-memory PGlite;
- * AIPROC_TEST_FAKE_STORE=1 uses the in-memory fake (what these tests ran on before the store existed).
- */
+/** The store the feedback tests run against: the real SqlStore on an in-memory PGlite. */
 export async function openStore(): Promise<Store> {
-  if (process.env.AIPROC_TEST_FAKE_STORE === '1') {
-    const { FakeStore } = await import('./fake-store.ts');
-    return new FakeStore();
-  }
   const { SqlStore } = await import('../../functions/lib/store/sql-store.ts');
   const { pgliteDriver } = await import('../../functions/lib/store/pglite-driver.ts');
   const store = new SqlStore(pgliteDriver());
