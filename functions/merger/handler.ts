@@ -115,11 +115,12 @@ async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: A
     await deltas.flush();
   }
   await ctx.store.completeJob(jobId, answer, usage);
-  const final = await ctx.store.getJob(jobId);
+  // The job's usage so far (planning and parts) plus the synthesis: what the store now holds.
+  const total = { promptTokens: job.usage.promptTokens + usage.promptTokens, completionTokens: job.usage.completionTokens + usage.completionTokens };
   await ctx.emit(
     makeEvent(
       EventTypes.jobCompleted,
-      { jobId, answer, usage: final?.usage ?? usage, failedParts: missing.map((p) => p.index) },
+      { jobId, answer, usage: total, failedParts: missing.map((p) => p.index) },
       { source: ctx.instance, jobid: jobId, owner },
     ),
   );

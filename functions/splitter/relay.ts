@@ -1,0 +1,113 @@
+import type { Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { CancelledError, UpstreamError, messageOf } from '../lib/errors.ts';
+import type { AnyEvent } from '../lib/events/event.ts';
+import { EventTypes, type Usage } from '../lib/events/index.ts';
+import { chunk, completion, errorBody, usageChunk } from '../lib/http/openai.ts';
+import type { ReplyHub } from './replies.ts';
+
+/**
+ * Relays a job's replies (job.progress, job.delta, job.completed, job.failed) to the client that
+ * asked: as OpenAI SSE chunks (progress as `reasoning_content`, which OpenWebUI renders as a
+ * collapsible reasoning block, then the answer as `content`), or as one chat completion.
+ */
+
+export interface Relay {
+  jobId: string;
+  model: string;
+  start: () => Promise<void>;
+  onCancel: () => void;
+  hub: ReplyHub;
+  /** Aborted when the client goes away: nothing will be relayed any more. */
+  signal: AbortSignal;
+}
+
+/**
+ * Waits for the job's replies, subscribing before the job starts so nothing is missed; ends with
+ * the job, or at once when the client goes away (a cancelled job sends nothing more).
+ */
+function follow(relay: Relay, onEvent: (e: AnyEvent) => void | Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let chain = Promise.resolve();
+    const off = relay.hub.subscribe(relay.jobId, (e) => {
+      chain = chain.then(() => onEvent(e)).catch(() => undefined);
+      if (e.type === EventTypes.jobCompleted || e.type === EventTypes.jobFailed) {
+        off();
+        void chain.then(resolve);
+      }
+    });
+    relay.signal.addEventListener(
+      'abort',
+      () => {
+        off();
+        resolve();
+      },
+      { once: true },
+    );
+    relay.start().catch((err) => {
+      off();
+      if (!(err instanceof CancelledError)) {
+        void Promise.resolve(onEvent({ type: EventTypes.jobFailed, data: { jobId: relay.jobId, error: messageOf(err) } } as AnyEvent)).then(() => resolve());
+      } else resolve();
+    });
+  });
+}
+
+export function streamCompletion(c: Context, relay: Relay & { includeUsage: boolean }) {
+  c.header('Cache-Control', 'no-cache');
+  return streamSSE(c, async (stream: SSEStreamingApi) => {
+    stream.onAbort(relay.onCancel);
+    const send = (obj: unknown) => stream.writeSSE({ data: JSON.stringify(obj) });
+    await send(chunk(relay.jobId, relay.model, { role: 'assistant', content: '' }));
+    let usage: Usage | undefined;
+    let failed: string | undefined;
+    // Fast path: the attempt whose text the client has been given. A retry after text went out
+    // cannot take it back, so it is shown as a restart rather than spliced in silently.
+    let shownAttempt: number | undefined;
+    await follow(relay, async (e) => {
+      if (stream.aborted) return;
+      switch (e.type) {
+        case EventTypes.jobProgress:
+          await send(chunk(relay.jobId, relay.model, { reasoning_content: `${e.data.message}\n` }));
+          break;
+        case EventTypes.jobDelta: {
+          const attempt = e.data.attempt;
+          if (attempt !== undefined && shownAttempt !== undefined && attempt > shownAttempt) {
+            await send(chunk(relay.jobId, relay.model, { content: `\n\n[the model failed mid-answer; retrying (attempt ${attempt})]\n\n` }));
+          }
+          if (attempt !== undefined && e.data.content) shownAttempt = Math.max(shownAttempt ?? 0, attempt);
+          await send(chunk(relay.jobId, relay.model, { content: e.data.content }));
+          break;
+        }
+        case EventTypes.jobCompleted:
+          usage = e.data.usage;
+          break;
+        case EventTypes.jobFailed:
+          failed = e.data.error;
+          break;
+      }
+    });
+    if (stream.aborted) return;
+    if (failed !== undefined) {
+      await send(errorBody(new UpstreamError(`job ${relay.jobId} failed: ${failed}`)));
+    } else {
+      await send(chunk(relay.jobId, relay.model, {}, 'stop'));
+      if (relay.includeUsage && usage) await send(usageChunk(relay.jobId, relay.model, usage));
+    }
+    await stream.writeSSE({ data: '[DONE]' });
+  });
+}
+
+export async function wholeCompletion(c: Context, relay: Relay) {
+  c.req.raw.signal.addEventListener('abort', relay.onCancel, { once: true });
+  let reasoning = '';
+  let answer: { text: string; usage: Usage } | undefined;
+  let failed: string | undefined;
+  await follow(relay, (e) => {
+    if (e.type === EventTypes.jobProgress) reasoning += `${e.data.message}\n`;
+    else if (e.type === EventTypes.jobCompleted) answer = { text: e.data.answer, usage: e.data.usage };
+    else if (e.type === EventTypes.jobFailed) failed = e.data.error;
+  });
+  if (!answer) throw new UpstreamError(`job ${relay.jobId} failed: ${failed ?? 'cancelled'}`);
+  return c.json(completion(relay.jobId, relay.model, answer.text, answer.usage, reasoning || undefined));
+}
