@@ -63,6 +63,15 @@ let tmp: string;
 const completedIds = new Map<string, Set<string>>();
 const completedEvents = { get: (jobId: string) => completedIds.get(jobId)?.size ?? 0 };
 const tasksByTag = new Map<string, string>();
+
+/**
+ * The observer reads its copies from aiproc.events, which can trail the reply the client already
+ * got: wait until it has seen a job.completed for each job before counting them.
+ */
+async function observedCompleted(ids: Iterable<string>): Promise<void> {
+  const all = [...ids];
+  await waitFor('the observer to see every job.completed', () => all.every((id) => completedEvents.get(id) >= 1), 30_000);
+}
 const partResults: Array<{ jobId: string; index: number; output: string }> = [];
 const OBSERVER_QUEUE = 'test.observer';
 
@@ -155,6 +164,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     const j = await job(res.id);
     assert.equal(j.status, 'completed');
     assert.deepEqual(j.parts.map((p) => p.status), ['completed', 'completed', 'completed']);
+    await observedCompleted([res.id]);
     assert.equal(completedEvents.get(res.id), 1);
   });
 
@@ -182,6 +192,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     assert.equal(j.parts[2]!.status, 'completed');
     assert.ok(['answer(first copy)', 'answer(second copy)'].includes(j.parts[2]!.output ?? ''), 'the first result recorded wins');
     assert.equal(callsFor(ollama, 'merger', tag), 1, 'one synthesis');
+    await observedCompleted([jobId]);
     assert.equal(completedEvents.get(jobId), 1, 'one job.completed');
   });
 
@@ -198,6 +209,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     assert.equal(res.content, `MERGED[3 sections] ${tag}`);
     assert.equal(cluster.starts('merger'), 2);
     assert.equal(callsFor(ollama, 'merger', tag), 2, 'the interrupted synthesis and the one that finished');
+    await observedCompleted([jobId]);
     assert.equal(completedEvents.get(jobId), 1, 'completed exactly once');
     assert.equal((await job(jobId)).status, 'completed');
   });
@@ -211,6 +223,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     const results = await pending;
     for (const [i, r] of results.entries()) assert.equal(r.content, `MERGED[3 sections] ${tags[i]}`);
     for (const t of tags) assert.equal(callsFor(ollama, 'merger', `${t} part`), 1, `one synthesis for ${t}`);
+    await observedCompleted(results.map((r) => r.id));
     for (const r of results) assert.equal(completedEvents.get(r.id), 1);
     const names = ['splitter', 'merger', 'feedback', ...SLUGS.map((s) => `inference-${s}`)];
     await waitFor('all six processes connected again', async () => {
@@ -233,6 +246,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     await waitFor('every job to end', async () => (await Promise.all(created.map(job))).every((j) => ['completed', 'failed'].includes(j.status)), 60_000);
     const jobs = await Promise.all(created.map(job));
     const completed = jobs.filter((j) => j.status === 'completed');
+    await observedCompleted(completed.map((j) => j.id));
     for (const j of completed) assert.equal(completedEvents.get(j.id), 1, `one job.completed for ${j.id}`);
     for (const t of tags) assert.ok(callsFor(ollama, 'merger', `${t} part`) <= 1, `at most one synthesis for ${t}`);
     const retried = (cluster.stderr().slice(logBefore).match(/delivery failed; retrying/g) ?? []).length;
@@ -254,6 +268,7 @@ describe('npm run cluster: failures that must lose nothing', () => {
     assert.deepEqual(synth.filter((n) => n !== 1), [], 'exactly one synthesis per job');
     const parts = ollama.received.filter((r) => roleOf(r) === 'part' && lastUser(r).startsWith('Tload')).length;
     assert.equal(parts, 600, 'each part generated once: none lost, none duplicated');
+    await observedCompleted(ids);
     for (const id of ids) assert.equal(completedEvents.get(id), 1);
     const jobs = await Promise.all([...ids].map(job));
     assert.equal(jobs.filter((j) => j.status === 'completed' && j.parts.length === 3 && j.parts.every((p) => p.status === 'completed')).length, 200);
