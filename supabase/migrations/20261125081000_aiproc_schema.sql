@@ -26,6 +26,8 @@ create table aiproc.jobs (
   synthesis_claimant text,
   synthesis_claimed_at timestamptz,
   synthesis_lease_until timestamptz,
+  -- How many times a merger claimed the synthesis: recovery gives up after AIPROC_TASK_ATTEMPTS.
+  synthesis_attempts integer not null default 0,
   -- Last progress event number: job_events.seq is per job, assigned under the job's row lock.
   event_seq integer not null default 0,
   created_at timestamptz not null default now(),

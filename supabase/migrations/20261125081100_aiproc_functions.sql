@@ -40,7 +40,8 @@ begin
   return true;
 end $$;
 
--- Counts an attempt; a part of a cancelled job stays cancelled and says so (skip the work).
+-- Counts an attempt and marks the part running. Says 'cancelled' (skip the work) when there is
+-- nothing to do: the job was cancelled or ended, or the part was already answered (a redelivery).
 create function aiproc.start_part(p_job_id text, p_index integer)
 returns table (attempt integer, cancelled boolean) language plpgsql set search_path = '' as $$
 #variable_conflict use_column
@@ -53,34 +54,44 @@ begin
   if not found then
     raise exception 'job % not found', p_job_id using errcode = 'P0002';
   end if;
-  update aiproc.parts p
-     set attempts = p.attempts + 1,
-         status = case when p.status = 'pending' and v_job_status <> 'cancelled' then 'running' else p.status end,
-         started_at = case when p.status in ('pending', 'running') then now() else p.started_at end
-   where p.job_id = p_job_id and p.idx = p_index
-  returning p.attempts, p.status into v_attempts, v_status;
+  select p.status, p.attempts into v_status, v_attempts from aiproc.parts p where p.job_id = p_job_id and p.idx = p_index;
   if not found then
+    if v_job_status = 'cancelled' then
+      return query select 0, true;
+      return;
+    end if;
     raise exception 'part % of job % not found', p_index, p_job_id using errcode = 'P0002';
   end if;
-  return query select v_attempts, (v_job_status = 'cancelled' or v_status = 'cancelled');
+  if v_status in ('completed', 'failed', 'cancelled') or v_job_status in ('completed', 'failed', 'cancelled') then
+    return query select v_attempts, true;
+    return;
+  end if;
+  update aiproc.parts p
+     set attempts = p.attempts + 1, status = 'running', started_at = now()
+   where p.job_id = p_job_id and p.idx = p_index
+  returning p.attempts into v_attempts;
+  update aiproc.jobs set updated_at = now() where id = p_job_id;
+  return query select v_attempts, false;
 end $$;
 
 -- Records a part's result once and says, in the same transaction, whether every part is now in.
 -- The job's row lock serialises the results of one job: of two last parts landing together,
 -- the later one waits for the earlier to commit, then sees both and answers complete.
 create function aiproc.record_part(p_job_id text, p_index integer, p_status text, p_output text, p_error text,
-                                   p_prompt_tokens integer, p_completion_tokens integer,
-                                   p_started_at timestamptz, p_finished_at timestamptz, p_attempts integer)
+                                              p_prompt_tokens integer, p_completion_tokens integer,
+                                              p_started_at timestamptz, p_finished_at timestamptz, p_attempts integer)
 returns table (recorded boolean, complete boolean) language plpgsql set search_path = '' as $$
 #variable_conflict use_column
 declare
+  v_job_status text;
   v_recorded boolean;
   v_complete boolean;
 begin
   if p_status is null or p_status not in ('completed', 'failed') then
     raise exception 'a part result is completed or failed, not %', p_status using errcode = '22023';
   end if;
-  perform 1 from aiproc.jobs j where j.id = p_job_id for update;
+  -- The job's row lock serialises the results of one job (see 20261125081100_aiproc_functions.sql).
+  select j.status into v_job_status from aiproc.jobs j where j.id = p_job_id for update;
   if not found then
     raise exception 'job % not found', p_job_id using errcode = 'P0002';
   end if;
@@ -94,6 +105,10 @@ begin
    where p.job_id = p_job_id and p.idx = p_index and p.status in ('pending', 'running');
   v_recorded := found;
   if not v_recorded and not exists (select from aiproc.parts p where p.job_id = p_job_id and p.idx = p_index) then
+    if v_job_status = 'cancelled' then
+      return query select false, true;
+      return;
+    end if;
     raise exception 'part % of job % not found', p_index, p_job_id using errcode = 'P0002';
   end if;
   if v_recorded then
@@ -104,8 +119,8 @@ begin
   return query select v_recorded, v_complete;
 end $$;
 
--- 'claimed' once per job (again once the lease ran out without completion), 'done' once the job
--- finished, 'busy' while someone holds a live lease.
+-- 'claimed' once per job (again once the lease ran out or was released without completion), 'done'
+-- once the job finished, 'busy' while someone holds a live lease. Each claim counts as an attempt.
 create function aiproc.claim_synthesis(p_job_id text, p_claimant text, p_lease_seconds double precision)
 returns text language plpgsql set search_path = '' as $$
 declare
@@ -125,6 +140,7 @@ begin
   update aiproc.jobs
      set synthesis_claimant = p_claimant, synthesis_claimed_at = now(),
          synthesis_lease_until = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 0), 0)),
+         synthesis_attempts = synthesis_attempts + 1,
          status = 'merging', updated_at = now()
    where id = p_job_id;
   return 'claimed';
@@ -199,8 +215,9 @@ returns boolean language sql set search_path = '' as $$
   select exists (select from ins);
 $$;
 
+-- Jobs whose parts are all in and whose synthesis is unclaimed, or whose lease ran out.
 create function aiproc.jobs_awaiting_synthesis(p_lease_seconds double precision)
-returns setof text language sql stable set search_path = '' as $$
+returns table (job_id text) language sql stable set search_path = '' as $$
   select j.id
     from aiproc.jobs j
    where j.status in ('running', 'merging')
@@ -211,3 +228,34 @@ returns setof text language sql stable set search_path = '' as $$
                    j.synthesis_claimed_at + make_interval(secs => greatest(coalesce(p_lease_seconds, 0), 0))) <= now())
    order by j.created_at;
 $$;
+
+-- Extends the lease of the claimant that holds it; false when it no longer does.
+create function aiproc.renew_synthesis(p_job_id text, p_claimant text, p_lease_seconds double precision)
+returns boolean language plpgsql set search_path = '' as $$
+begin
+  update aiproc.jobs
+     set synthesis_lease_until = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 0), 0)), updated_at = now()
+   where id = p_job_id and synthesis_claimant = p_claimant and status = 'merging';
+  return found;
+end $$;
+
+-- Gives the lease back after a failed attempt, so a retry need not wait for it to run out.
+create function aiproc.release_synthesis(p_job_id text, p_claimant text)
+returns void language plpgsql set search_path = '' as $$
+begin
+  update aiproc.jobs
+     set synthesis_lease_until = null, synthesis_claimant = null, updated_at = now()
+   where id = p_job_id and synthesis_claimant = p_claimant and status = 'merging';
+end $$;
+
+-- Unfinished jobs with no change for p_seconds: their work was lost (a process died with the
+-- in-process queues, a message was dropped) and they are failed visibly rather than left running.
+create function aiproc.stale_jobs(p_seconds double precision)
+returns table (job_id text) language sql stable set search_path = '' as $$
+  select j.id from aiproc.jobs j
+   where j.status in ('planning', 'running', 'merging')
+     and j.updated_at < now() - make_interval(secs => greatest(coalesce(p_seconds, 0), 0))
+   order by j.updated_at
+   limit 500
+$$;
+

@@ -26,6 +26,11 @@ begin
     select j.id into v_job from aiproc.jobs j where j.meta ->> 'chatId' = p_chat_id
      order by j.created_at desc limit 1;
   end if;
+  if v_job is null then
+    -- A rating that finds no job is refused (the feedback function answers 400), not kept unlinked.
+    return query select false, null::text;
+    return;
+  end if;
   insert into aiproc.ratings (event_source, event_id, job_id, chat_id, message_id, score, comment, user_name)
   values (p_event_source, p_event_id, v_job, p_chat_id, p_message_id, p_score, p_comment, p_user)
   on conflict (event_source, event_id) do nothing;
@@ -69,6 +74,19 @@ begin
   values (v_rule, v_version, p_scope, p_model, p_text, p_reason, p_origin, coalesce(p_active, false))
   returning * into v_row;
   return next v_row;
+end $$;
+
+
+-- A rule proposal and its inbox entry in one transaction, so a delivery that fails half-way is
+-- never marked seen without its rule. Returns no row when the event was seen before.
+create function aiproc.propose_rule_once(p_event_source text, p_event_id text, p_scope text, p_model text, p_text text,
+                                         p_reason text, p_origin text, p_active boolean, p_replaces text default null)
+returns setof aiproc.rules language plpgsql set search_path = '' as $$
+begin
+  if not aiproc.mark_event_processed(p_event_source, p_event_id) then
+    return;
+  end if;
+  return query select * from aiproc.propose_rule(p_scope, p_model, p_text, p_reason, p_origin, p_active, p_replaces);
 end $$;
 
 -- Turns one version on or off; turning it on retires the rule's other versions.
