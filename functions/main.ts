@@ -1,12 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { startRuntime } from './app.ts';
-import { MemoryBus } from './lib/bus/memory.ts';
+import { startEmbedded } from './embedded.ts';
 import { loadModelsConfig } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { ConfigError, messageOf } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
-import { createStore } from './lib/store/index.ts';
 
 /**
  * `npm start`: the embedded default. All four functions in one process on the in-process bus,
@@ -16,29 +13,16 @@ async function run(): Promise<void> {
   const settings = loadSettings();
   const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
   const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc' });
-  mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
-
-  const store = createStore(settings, log);
-  await store.init();
-  // PGlite belongs to this process alone: a job left unfinished was cut off by the last stop
-  // (its queued work lived in memory). Say so in the job instead of leaving it running forever.
-  if (!settings.DATABASE_URL && !settings.SUPABASE_URL) {
-    const orphans = await store.staleJobs(0);
-    for (const id of orphans) await store.failJob(id, 'interrupted: aiproc stopped while this job ran');
-    if (orphans.length) log.warn({ jobs: orphans.length }, 'failed the jobs a previous run left unfinished');
-  }
-  const { client: model, description } = await resolveModelClient(settings, config, log);
-  const bus = new MemoryBus({ log, retryDelayMs: settings.AIPROC_RETRY_DELAY_MS });
-  const runtime = await startRuntime({
+  let description = '';
+  const { runtime, store, close } = await startEmbedded({
     settings,
     config,
     log,
-    bus,
-    store,
-    model,
-    roles: { splitter: true, merger: true, feedback: true, inference: config.models.map((m) => m.slug) },
-    // One process stands for the whole deployment: as many parts per model as its pods would take.
-    inferenceConcurrency: (m) => m.scaling.max * m.scaling.concurrency,
+    model: async () => {
+      const resolved = await resolveModelClient(settings, config, log);
+      description = resolved.description;
+      return resolved.client;
+    },
   });
 
   const feedbackAuth = settings.AIPROC_FEEDBACK_TOKENS.length || settings.AIPROC_WEBHOOK_SECRETS.length;
@@ -67,10 +51,7 @@ async function run(): Promise<void> {
     process.stderr.write(`aiproc: stopping (${signal}); again to stop at once\n`);
     // Never hang on the way out: whatever is still open after 10 s is cut.
     setTimeout(() => process.exit(1), 10_000).unref();
-    await runtime.close();
-    await bus.close();
-    await model.close();
-    await store.close();
+    await close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

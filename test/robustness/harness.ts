@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRuntime, type Runtime } from '../../functions/app.ts';
-import { MemoryBus } from '../../functions/lib/bus/memory.ts';
+import type { Runtime } from '../../functions/app.ts';
+import { startEmbedded as startEmbeddedApp } from '../../functions/embedded.ts';
+import type { MemoryBus } from '../../functions/lib/bus/memory.ts';
 import { loadModelsConfig } from '../../functions/lib/config/models.ts';
 import { loadSettings } from '../../functions/lib/config/settings.ts';
 import { createLogger } from '../../functions/lib/log.ts';
 import type { ChatRequest, ChatResult, ModelClient } from '../../functions/lib/models/types.ts';
-import { createStore, type DescribedStore } from '../../functions/lib/store/index.ts';
+import type { DescribedStore } from '../../functions/lib/store/index.ts';
 import { ReplyHub } from '../../functions/splitter/replies.ts';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -72,7 +73,7 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-/** The embedded composition of `npm start` (functions/main.ts), in this process, on PGlite in a temp folder. */
+/** `npm start`'s embedded composition (functions/embedded.ts) in this process, on PGlite in a temp folder, with a scripted model. */
 export async function startEmbedded(model: ScriptModel, env: Record<string, string> = {}, opts: { dir?: string; keepDir?: boolean } = {}): Promise<Embedded> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'aiproc-robust-'));
   const settings = loadSettings(
@@ -80,20 +81,8 @@ export async function startEmbedded(model: ScriptModel, env: Record<string, stri
     { dotenv: false },
   );
   const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
-  const log = createLogger(settings.LOG_LEVEL);
-  const store = createStore(settings, log);
-  await store.init();
-  const bus = new MemoryBus({ log, retryDelayMs: settings.AIPROC_RETRY_DELAY_MS });
-  const rt = await startRuntime({
-    settings,
-    config,
-    log,
-    bus,
-    store,
-    model,
-    roles: { splitter: true, merger: true, feedback: true, inference: config.models.map((m) => m.slug) },
-    inferenceConcurrency: (m) => m.scaling.max * m.scaling.concurrency,
-  });
+  const app = await startEmbeddedApp({ settings, config, log: createLogger(settings.LOG_LEVEL), model: async () => model });
+  const { runtime: rt, bus, store } = app;
   return {
     dir,
     rt,
@@ -102,9 +91,7 @@ export async function startEmbedded(model: ScriptModel, env: Record<string, stri
     store,
     model,
     async close() {
-      await rt.close().catch(() => {});
-      await bus.close().catch(() => {});
-      await store.close().catch(() => {});
+      await app.close().catch(() => {});
       if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
