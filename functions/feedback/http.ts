@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { HTTP, type CloudEvent } from 'cloudevents';
 import type { FunctionContext } from '../lib/context.ts';
-import { AiprocError, BadInputError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
+import { AiprocError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
+import type { AnyEvent } from '../lib/events/index.ts';
+import { readCloudEvent } from '../lib/http/cloudevents.ts';
 import { errorBody } from '../lib/http/openai.ts';
-import { fromCloudEvent, type AnyEvent } from '../lib/events/index.ts';
 import { createFeedbackAuth, type FeedbackAuth } from './auth.ts';
 import { feedbackHandler } from './handler.ts';
 
@@ -36,7 +36,7 @@ export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, a
   app.post('/', tooLarge, async function receiveFeedback(c) {
     const raw = await c.req.text();
     check.check(c.req.raw.headers, raw);
-    const event = toEvent(c.req.raw.headers, raw);
+    const event = readCloudEvent(Object.fromEntries(c.req.raw.headers), raw);
     await run(event);
     return c.json({ accepted: true, id: event.id, type: event.type }, 202);
   });
@@ -54,34 +54,5 @@ export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, a
 class AiprocErrorFromHttp extends AiprocError {
   constructor(err: HTTPException) {
     super(err.message || 'request refused', err.status, err.status < 500 ? 'invalid_request_error' : 'server_error');
-  }
-}
-
-/** One CloudEvent from an HTTP request, or BadInputError saying what is wrong with it. */
-function toEvent(headers: Headers, raw: string): AnyEvent {
-  const plain: Record<string, string> = Object.fromEntries(headers);
-  let ce: CloudEvent<unknown> | CloudEvent<unknown>[];
-  try {
-    ce = HTTP.toEvent({ headers: plain, body: raw }) as CloudEvent<unknown> | CloudEvent<unknown>[];
-  } catch (err) {
-    throw new BadInputError(`not a CloudEvent: ${messageOf(err)}`, { cause: err });
-  }
-  if (Array.isArray(ce)) throw new BadInputError('batched CloudEvents are not accepted: send one event per request');
-  // The SDK invents an id when a structured event has none; an event without one cannot be deduplicated.
-  if (!(plain['ce-id'] ?? structuredId(raw))) throw new BadInputError('the CloudEvent has no id', { param: 'id' });
-  try {
-    ce.validate();
-  } catch (err) {
-    throw new BadInputError(`invalid CloudEvent: ${messageOf(err)}`, { cause: err });
-  }
-  return fromCloudEvent(ce);
-}
-
-function structuredId(raw: string): string | undefined {
-  try {
-    const id = (JSON.parse(raw) as { id?: unknown }).id;
-    return typeof id === 'string' && id !== '' ? id : undefined;
-  } catch {
-    return undefined;
   }
 }

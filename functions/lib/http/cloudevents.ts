@@ -17,18 +17,12 @@ export function cloudEventsApp(handle: (event: AnyEvent, signal: AbortSignal) =>
     const body = await c.req.text();
     // 400, not 413: Knative's RabbitMQ source retries 413, and a too-large event never shrinks.
     if (Buffer.byteLength(body) > opts.bodyLimit) return c.json(errorBody(new BadInputError(`event larger than ${opts.bodyLimit} bytes (AIPROC_BODY_LIMIT)`)), 400);
-    const headers = Object.fromEntries(c.req.raw.headers.entries());
     let event: AnyEvent;
     try {
-      requireAttributes(headers, body);
-      const ce = HTTP.toEvent({ headers, body });
-      if (Array.isArray(ce)) throw new BadInputError('batched CloudEvents are not accepted; send one event per request');
-      (ce as CloudEvent<unknown>).validate();
-      event = fromCloudEvent(ce);
+      event = readCloudEvent(Object.fromEntries(c.req.raw.headers.entries()), body);
     } catch (err) {
-      const e = err instanceof BadInputError ? err : new BadInputError(`not a valid CloudEvent: ${messageOf(err)}`);
-      opts.log.warn({ reason: e.message }, 'event rejected');
-      return c.json(errorBody(e), 400);
+      opts.log.warn({ reason: messageOf(err) }, 'event rejected');
+      return c.json(errorBody(err), 400);
     }
     if (!opts.accepts.includes(event.type)) {
       return c.json(errorBody(new BadInputError(`this function takes ${opts.accepts.join(', ')}, not ${event.type}`, { param: 'type' })), 400);
@@ -47,21 +41,36 @@ export function cloudEventsApp(handle: (event: AnyEvent, signal: AbortSignal) =>
 }
 
 /**
- * The SDK fills in a missing id or source; we must not: redeliveries are deduplicated by
- * (source, id), so an event without them is refused, naming the attribute.
+ * One CloudEvent from an HTTP request (binary or structured mode), typed and validated, or a
+ * BadInputError naming what is wrong. The SDK would invent a missing id or source; we refuse
+ * them instead, since redeliveries are deduplicated by (source, id).
+ * @example const ev = readCloudEvent(Object.fromEntries(req.headers), await req.text())
  */
-function requireAttributes(headers: Record<string, string>, body: string): void {
+export function readCloudEvent(headers: Record<string, string>, body: string): AnyEvent {
   const structured = (headers['content-type'] ?? '').startsWith('application/cloudevents');
   let attrs: Record<string, unknown> = {};
   if (structured) {
     try {
       attrs = JSON.parse(body) as Record<string, unknown>;
     } catch {
-      throw new BadInputError('structured CloudEvent: the body is not JSON');
+      throw new BadInputError('not a CloudEvent: a structured event\'s body is not JSON');
     }
   }
   for (const name of ['specversion', 'id', 'source', 'type']) {
     const v = structured ? attrs[name] : headers[`ce-${name}`];
-    if (typeof v !== 'string' || v === '') throw new BadInputError(`CloudEvent attribute "${name}" is missing (${structured ? 'in the body' : `header ce-${name}`})`, { param: name });
+    if (typeof v !== 'string' || v === '') throw new BadInputError(`not a CloudEvent: no ${name} (${structured ? 'in the body' : `header ce-${name}`})`, { param: name });
   }
+  let ce;
+  try {
+    ce = HTTP.toEvent({ headers, body });
+  } catch (err) {
+    throw new BadInputError(`not a CloudEvent: ${messageOf(err)}`);
+  }
+  if (Array.isArray(ce)) throw new BadInputError('batched CloudEvents are not accepted: send one event per request');
+  try {
+    (ce as CloudEvent<unknown>).validate();
+  } catch (err) {
+    throw new BadInputError(`invalid CloudEvent: ${messageOf(err)}`);
+  }
+  return fromCloudEvent(ce);
 }
