@@ -51,14 +51,7 @@ export async function createVhost(label: string): Promise<{ vhost: string; url: 
   };
 }
 
-/** Waits for `check` to hold, polling (only where nothing signals), failing after `ms`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitFor } from '../support/wait.ts';
 
 /** A valid task.requested for model `slug`. */
 export function taskEvent(slug = 'm1', index = 0, jobId: string = crypto.randomUUID()) {

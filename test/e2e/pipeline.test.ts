@@ -231,7 +231,7 @@ describe('the pipeline through npm start and the openai client', () => {
       const j = await job(id);
       assert.equal(j.status, 'cancelled');
       // and generation really stops: no answer is still being generated (the parts would stream forever)
-      await waitFor(() => ollama.open === 0, 'every part generation to stop');
+      await waitFor('every part generation to stop', () => ollama.open === 0);
       assert.ok(j.parts.every((p) => p.status === 'cancelled'), JSON.stringify(j.parts.map((p) => p.status)));
     } finally {
       ollama.setResponder(pipelineScript);

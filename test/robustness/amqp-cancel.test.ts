@@ -59,9 +59,9 @@ test('on RabbitMQ, a client that disconnects stops the generation of its running
       signal: ac.signal,
     }).then((r) => r.text());
     res.catch(() => undefined);
-    await waitFor(() => model.count('part') === 2, 'both parts generating', 15_000);
+    await waitFor('both parts generating', () => model.count('part') === 2, 15_000);
     ac.abort();
-    await waitFor(() => partAborted === 2, 'both running parts to be stopped in the worker process (else the models keep generating for nobody)', 10_000);
+    await waitFor('both running parts to be stopped in the worker process (else the models keep generating for nobody)', () => partAborted === 2, 10_000);
     const jobs = (await store.listJobs(1))[0]!;
     assert.equal(jobs.status, 'cancelled', 'the job is cancelled in the store');
   } finally {

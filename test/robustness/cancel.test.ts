@@ -28,14 +28,14 @@ for (const stream of [true, false]) {
         signal: ac.signal,
       }).then((r) => r.text());
       res.catch(() => undefined);
-      await waitFor(() => model.count('part') === 2, 'both parts running');
+      await waitFor('both parts running', () => model.count('part') === 2);
       const hub = hubs.at(-1)!;
       assert.equal(hub.size, 1, 'the request waits on its job');
       ac.abort();
       const id = ((await (await fetch(`${app.url}/v1/jobs?limit=1`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
-      await waitFor(async () => ((await (await fetch(`${app.url}/v1/jobs/${id}`)).json()) as { status: string }).status === 'cancelled', 'job cancelled');
+      await waitFor('job cancelled', async () => ((await (await fetch(`${app.url}/v1/jobs/${id}`)).json()) as { status: string }).status === 'cancelled');
       // The job is over (cancelled): nothing will ever complete it, so whoever waited on it must let go.
-      await waitFor(() => hub.size === 0, 'the cancelled request to release its reply-hub listener (its handler to return)', 5_000);
+      await waitFor('the cancelled request to release its reply-hub listener (its handler to return)', () => hub.size === 0, 5_000);
     } finally {
       await app.close();
     }

@@ -28,11 +28,11 @@ test('GET /v1/jobs/:id/events sends each progress event once, even when several 
       body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a, b, c and d' }] }),
     }).then((r) => r.json());
     let id = '';
-    await waitFor(async () => {
+    await waitFor('the job exists', async () => {
       const jobs = ((await (await fetch(`${app.url}/v1/jobs?limit=1`)).json()) as { data: Array<{ id: string }> }).data;
       id = jobs[0]?.id ?? '';
       return id !== '';
-    }, 'the job exists');
+    });
     const events = await (await fetch(`${app.url}/v1/jobs/${id}/events`)).text();
     await answer;
     const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
@@ -70,7 +70,7 @@ test('a store error while GET /v1/jobs/:id/events follows a job is not an unhand
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }),
     }).then((r) => r.text());
-    await waitFor(() => model.count('part') === 2, 'parts running');
+    await waitFor('parts running', () => model.count('part') === 2);
     const id = (await app.store.listJobs(1))[0]!.id;
     const ac = new AbortController();
     const events = await fetch(`${app.url}/v1/jobs/${id}/events`, { signal: ac.signal });

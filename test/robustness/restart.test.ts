@@ -6,7 +6,6 @@ import { roleOf, startScriptedOllama } from '../support/scripted-ollama.ts';
 import { waitFor } from '../support/wait.ts';
 import { within } from './harness.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // npm start (embedded): the task queues live in memory, the jobs in PGlite. A restart while a job
 // runs (a crash, an upgrade) loses its queued and running tasks. Issue 2: "nothing is lost without
@@ -29,7 +28,7 @@ test('a job interrupted by a crash of npm start does not stay "running" for ever
       body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }),
     }).catch(() => undefined);
     void req;
-    await waitFor(() => ollama.open === 2, 'both parts generating');
+    await waitFor('both parts generating', () => ollama.open === 2);
     const id = ((await (await fetch(`${first.url}/v1/jobs?limit=1`)).json()) as { data: Array<{ id: string }> }).data[0]!.id;
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
@@ -65,19 +64,17 @@ test('npm start stops on SIGTERM (Ctrl-C) while a client waits for an answer', a
       signal: ac.signal,
     }).catch(() => undefined);
     void req;
-    await waitFor(() => ollama.open === 1, 'the answer is being generated');
+    await waitFor('the answer is being generated', () => ollama.open === 1);
     const exited = new Promise<string>((r) => app.child.once('exit', (code, sig) => r(`exited (${sig ?? code})`)));
     app.child.kill('SIGTERM');
-    const outcome = await Promise.race([exited, sleep(8000).then(() => 'still running')]);
-    const second = await Promise.race([
-      (async () => {
-        if (outcome !== 'still running') return outcome;
-        app.child.kill('SIGTERM'); // a second Ctrl-C
-        return Promise.race([exited, sleep(2000).then(() => 'still running after a second SIGTERM')]);
-      })(),
-    ]);
+    const outcome = await within(exited, 8000);
+    let second = '';
+    if (outcome === 'timed out') {
+      app.child.kill('SIGTERM'); // a second Ctrl-C
+      second = await within(exited, 2000);
+    }
     ac.abort();
-    assert.notEqual(outcome, 'still running', `8 s after SIGTERM npm start has not stopped; then: ${second}`);
+    assert.notEqual(outcome, 'timed out', `8 s after SIGTERM npm start has not stopped; after a second SIGTERM: ${second || 'not tried'}`);
   } finally {
     if (app.child.exitCode === null) app.child.kill('SIGKILL');
     await ollama.close();

@@ -41,7 +41,7 @@ test('a part result that arrives while the database restarts is not lost: the jo
       signal: ac.signal,
     }).then(async (r) => ({ status: r.status, body: await r.text() }));
     answer.catch(() => undefined);
-    await waitFor(() => model.count('part') === 2, 'parts running');
+    await waitFor('parts running', () => model.count('part') === 2);
     down = true; // Postgres restarts…
     release(); // …while the parts finish
     await sleep(3000);
