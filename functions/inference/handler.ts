@@ -1,9 +1,9 @@
 import type { AiprocEvent } from '../lib/events/event.ts';
+import { ollamaTag } from '../lib/config/models.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
-import { tagOf } from '../splitter/planner.ts';
 import { partSystem } from './prompts.ts';
 
 type TaskRequestedEvent = AiprocEvent<typeof EventTypes.taskRequested>;
@@ -36,7 +36,7 @@ export async function inferenceHandler(event: TaskRequestedEvent, ctx: FunctionC
   let result;
   try {
     result = await ctx.model.chat({
-      model: tagOf(ctx, part.model),
+      model: ollamaTag(ctx.config, part.model),
       messages: [{ role: 'system', content: systemWithRules(partSystem(total), rules) }, ...context, { role: 'user', content: part.prompt }],
       maxTokens: event.data.maxTokens ?? ctx.settings.AIPROC_MAX_TOKENS,
       ...(event.data.temperature !== undefined && { temperature: event.data.temperature }),

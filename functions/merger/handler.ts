@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AiprocEvent } from '../lib/events/event.ts';
+import { lastUserMessage } from '../lib/chat.ts';
+import { ollamaTag } from '../lib/config/models.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { RetryLaterError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
-import { lastUserMessage, tagOf } from '../splitter/planner.ts';
 import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
 
 type ResultEvent = AiprocEvent<typeof EventTypes.taskCompleted> | AiprocEvent<typeof EventTypes.taskFailed>;
@@ -93,7 +94,7 @@ async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: A
     const deltas = new DeltaSender(ctx, jobId, owner, 'merger', { attempt: Math.max(1, job.synthesisAttempts) });
     try {
       const res = await ctx.model.chat({
-        model: tagOf(ctx, ctx.config.merger),
+        model: ollamaTag(ctx.config, ctx.config.merger),
         messages: [
           { role: 'system', content: systemWithRules(mergerSystem, rules) },
           { role: 'user', content: mergerPrompt(lastUserMessage(job.messages), done, missing) },

@@ -1,9 +1,10 @@
+import { lastUserIndex, lastUserMessage } from '../lib/chat.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, type ChatMessage, type PlanPart } from '../lib/events/index.ts';
 import { progress } from '../lib/progress.ts';
 import type { JobMeta } from '../lib/store/types.ts';
-import { lastUserMessage, makePlan, type Plan } from './planner.ts';
+import { makePlan, type Plan } from './planner.ts';
 
 export interface JobRequest {
   jobId: string;
@@ -42,7 +43,7 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
       message: describePlan(plan),
       plan: plan.parts,
     });
-    const context = req.messages.slice(0, lastUserIndex(req.messages));
+    const context = req.messages.slice(0, Math.max(0, lastUserIndex(req.messages)));
     for (const part of plan.parts) {
       await ctx.emit(
         makeEvent(
@@ -78,9 +79,4 @@ function describePlan(plan: Plan): string {
   }
   const lines = plan.parts.map((p: PlanPart) => `${p.index + 1}. ${p.title} → ${p.model}`);
   return `Split into ${plan.parts.length} parts:\n${lines.join('\n')}`;
-}
-
-function lastUserIndex(messages: ChatMessage[]): number {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return i;
-  return messages.length;
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { lastUserMessage } from '../lib/chat.ts';
+import { ollamaTag } from '../lib/config/models.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import type { ChatMessage, PlanPart, Usage } from '../lib/events/schemas.ts';
@@ -45,7 +47,7 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
   let usage: Usage;
   try {
     const res = await ctx.model.chat({
-      model: tagOf(ctx, config.planner),
+      model: ollamaTag(config, config.planner),
       messages: [
         { role: 'system', content: systemWithRules(plannerSystem(config.models, maxParts), rules) },
         ...plannerExamples(config.models),
@@ -81,15 +83,4 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
   }));
   if (parts.length === 1) return single(undefined, usage, ruleIds, parts[0]!.model);
   return { parts, fastPath: false, usage, ruleIds };
-}
-
-/** The Ollama tag of a model slug. */
-export function tagOf(ctx: Pick<FunctionContext, 'config'>, slug: string): string {
-  return ctx.config.models.find((m) => m.slug === slug)?.ollama ?? slug;
-}
-
-/** The text of the last user message (what the planner splits). */
-export function lastUserMessage(messages: ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return messages[i]!.content;
-  return messages.at(-1)?.content ?? '';
 }

@@ -72,6 +72,14 @@ export type EmbeddedModel = z.infer<typeof EmbeddedModelSchema>;
 export type ModelsConfig = z.infer<typeof ModelsConfigSchema>;
 
 /**
+ * The Ollama tag of a model slug (the slug itself when it names none).
+ * @example ollamaTag(config, 'codellama-7b') // 'codellama:7b-instruct'
+ */
+export function ollamaTag(config: ModelsConfig, slug: string): string {
+  return config.models.find((m) => m.slug === slug)?.ollama ?? slug;
+}
+
+/**
  * Validates a models config; the error names the model and the field.
  * @example parseModelsConfig(JSON.parse(text), 'models.json')
  */
