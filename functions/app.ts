@@ -17,6 +17,7 @@ import type { ModelClient } from './lib/models/types.ts';
 import { RulesCache } from './lib/rules.ts';
 import type { Store } from './lib/store/types.ts';
 import { mergerHandler, startRecovery } from './merger/handler.ts';
+import { storeAnswers } from './lib/http/health.ts';
 import { startEventsWebhook } from './lib/monitor/webhook.ts';
 import { createApi } from './splitter/api.ts';
 import { ReplyHub } from './splitter/replies.ts';
@@ -153,9 +154,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       hub,
       mounts: { '/v1/rules': createRulesApi(sctx) },
       openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback) },
-      ready: async () => {
-        await store.getJob('00000000-0000-0000-0000-000000000000');
-      },
+      ready: () => storeAnswers(store),
     });
     if (opts.listen !== false) {
       const server = await listen(app, settings.HOST, settings.PORT);

@@ -7,11 +7,12 @@ import { startRuntime } from './app.ts';
 import { feedbackHandler } from './feedback/handler.ts';
 import { inferenceHandler } from './inference/handler.ts';
 import { AmqpBus } from './lib/bus/amqp/index.ts';
-import { loadModelsConfig } from './lib/config/models.ts';
+import { loadModelsConfig, ollamaTag } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { CancelledError, ConfigError, messageOf } from './lib/errors.ts';
 import { EventTypes, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
+import { healthRoutes, storeAnswers } from './lib/http/health.ts';
 import { createLogger } from './lib/log.ts';
 import { OllamaClient } from './lib/models/ollama.ts';
 import { createStore } from './lib/store/index.ts';
@@ -93,21 +94,19 @@ async function run(): Promise<void> {
     }
   };
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    try {
-      await store.getJob('00000000-0000-0000-0000-000000000000');
+  app.route(
+    '/',
+    healthRoutes(async () => {
+      await storeAnswers(store);
       if (fn === 'inference') {
-        const tag = config.models.find((m) => m.slug === slug)!.ollama;
+        // Ready only once the sidecar Ollama has this model.
+        const tag = ollamaTag(config, slug!);
         const names = await OllamaClient.probe(settings.OLLAMA_HOST, 2000);
         if (!names) throw new Error(`no Ollama answers at ${settings.OLLAMA_HOST}`);
         if (!names.some((n) => n === tag || n === `${tag}:latest`)) throw new Error(`Ollama has not pulled ${tag} yet`);
       }
-      return c.json({ status: 'ready' });
-    } catch (err) {
-      return c.json({ status: 'not ready', reason: messageOf(err) }, 503);
-    }
-  });
+    }),
+  );
   const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
   let stopRecovery = () => {};
   if (fn === 'inference') {

@@ -6,6 +6,7 @@ import type { FunctionContext } from '../lib/context.ts';
 import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { apiKeyAuth } from '../lib/http/auth.ts';
+import { healthRoutes } from '../lib/http/health.ts';
 import { errorBody, parseChatRequest } from '../lib/http/openai.ts';
 import { streamCompletion, wholeCompletion } from './relay.ts';
 import { PIPELINE_MODEL, startJob } from './handler.ts';
@@ -39,15 +40,7 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    try {
-      await opts.ready?.();
-      return c.json({ status: 'ready' });
-    } catch (err) {
-      return c.json({ status: 'not ready', reason: messageOf(err) }, 503);
-    }
-  });
+  app.route('/', healthRoutes(opts.ready ?? (async () => {})));
 
   for (const [path, sub] of Object.entries(opts.openMounts ?? {})) app.route(path, sub);
   app.use('/v1/*', apiKeyAuth(ctx.settings.AIPROC_API_KEYS));
