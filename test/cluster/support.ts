@@ -2,11 +2,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
-export const NODE = join(ROOT, 'node_modules/.bin/node');
+import { NODE, ROOT, spawnListening } from '../support/aiproc-process.ts';
+
+export { NODE, ROOT };
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -118,56 +119,25 @@ export interface ClusterProcess {
  * @example const cluster = await startCluster({ AMQP_URL, DATABASE_URL, OLLAMA_HOST })
  */
 export async function startCluster(env: Record<string, string>): Promise<ClusterProcess> {
-  const proc = spawn(NODE, ['functions/cluster.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      AIPROC_RETRY_DELAY_MS: '50',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-    if (process.env['TEST_CLUSTER_LOGS']) process.stderr.write(d);
-  });
-  const url = await new Promise<string>((res, rej) => {
-    const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        proc.stdout!.off('data', onData);
-        proc.off('exit', onExit);
-        res(m[1]!);
-      }
-    };
-    const onExit = (code: number | null) => rej(new Error(`the cluster exited (${code}) before listening:\n${err.slice(-4000)}\n${out}`));
-    proc.stdout!.on('data', onData);
-    proc.once('exit', onExit);
-  });
-  const lines = (re: RegExp) => [...out.matchAll(re)];
+  const p = await spawnListening(
+    'functions/cluster.ts',
+    { PORT: '0', LOG_LEVEL: 'warn', AIPROC_RETRY_DELAY_MS: '50', ...env },
+    { echoStderr: Boolean(process.env['TEST_CLUSTER_LOGS']) },
+  );
+  const { url, child: proc, stdout, stderr, stop } = p;
+  const lines = (re: RegExp) => [...stdout().matchAll(re)];
   return {
     url,
     proc,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     pidOf: (name) => {
       const m = lines(new RegExp(`cluster: ${name} started \\(pid (\\d+)\\)`, 'g')).at(-1);
-      if (!m) throw new Error(`no process ${name} in:\n${out}`);
+      if (!m) throw new Error(`no process ${name} in:\n${stdout()}`);
       return Number(m[1]);
     },
     starts: (name) => lines(new RegExp(`cluster: ${name} started `, 'g')).length,
     readyCount: (name) => lines(new RegExp(`cluster: ${name} ready`, 'g')).length,
-    stop: () =>
-      new Promise<void>((res) => {
-        if (proc.exitCode !== null) return res();
-        proc.once('exit', () => res());
-        proc.kill('SIGTERM');
-      }),
+    stop,
   };
 }

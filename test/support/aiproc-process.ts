@@ -17,31 +17,23 @@ export interface AiprocProcess {
 }
 
 /**
- * Runs `npm start`'s entry (`functions/main.ts`) as a child process on a free port, the way a user
- * does, and resolves once it prints its URL. Rejects with its stderr if it exits first.
- * @example const app = await startAiproc({ OLLAMA_HOST: ollama.url })
+ * Runs one of the project's entry points as a child process, the way a user does, and resolves
+ * once it prints `listening on <url>`. Rejects with its output if it exits first.
+ * @example const p = await spawnListening('functions/cluster.ts', { PORT: '0' })
  */
-export async function startAiproc(env: Record<string, string>, opts: { dataDir?: string } = {}): Promise<AiprocProcess & { dataDir: string }> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aiproc-e2e-'));
-  const child = spawn(NODE, ['functions/main.ts'], {
+export async function spawnListening(entry: string, env: Record<string, string>, opts: { echoStderr?: boolean } = {}): Promise<AiprocProcess> {
+  const child = spawn(NODE, [entry], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      AIPROC_DATA_DIR: dataDir,
-      AIPROC_RETRY_DELAY_MS: '10',
-      LOG_LEVEL: 'warn',
-      // Keep the embedded engine out of the way unless a test names a model file.
-      OLLAMA_HOST: 'http://127.0.0.1:9',
-      ...env,
-    },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    if (opts.echoStderr) process.stderr.write(d);
+  });
   const url = await new Promise<string>((resolveUrl, reject) => {
     const onData = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -51,14 +43,13 @@ export async function startAiproc(env: Record<string, string>, opts: { dataDir?:
         resolveUrl(m[1]!);
       }
     };
-    const onExit = (code: number | null) => reject(new Error(`aiproc exited (${code}) before listening:\n${err}\n${out}`));
+    const onExit = (code: number | null) => reject(new Error(`${entry} exited (${code}) before listening:\n${err.slice(-4000)}\n${out}`));
     child.stdout!.on('data', onData);
     child.once('exit', onExit);
   });
   return {
     url,
     child,
-    dataDir,
     stdout: () => out,
     stderr: () => err,
     stop: () =>
@@ -68,4 +59,22 @@ export async function startAiproc(env: Record<string, string>, opts: { dataDir?:
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Runs `npm start`'s entry (`functions/main.ts`) on a free port with its own data folder.
+ * @example const app = await startAiproc({ OLLAMA_HOST: ollama.url })
+ */
+export async function startAiproc(env: Record<string, string>, opts: { dataDir?: string } = {}): Promise<AiprocProcess & { dataDir: string }> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aiproc-e2e-'));
+  const p = await spawnListening('functions/main.ts', {
+    PORT: '0',
+    AIPROC_DATA_DIR: dataDir,
+    AIPROC_RETRY_DELAY_MS: '10',
+    LOG_LEVEL: 'warn',
+    // Keep the embedded engine out of the way unless a test names a model file.
+    OLLAMA_HOST: 'http://127.0.0.1:9',
+    ...env,
+  });
+  return { ...p, dataDir };
 }
