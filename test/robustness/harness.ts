@@ -55,6 +55,13 @@ export const plan = (parts: Array<[string, string, string]>) =>
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Holds a scripted model until the test is ready: `await g.wait` in the script, `g.open()` in the test. */
+export function gate(): { wait: Promise<void>; open: () => void } {
+  let open: () => void = () => {};
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
 /** Every ReplyHub created from now on (startRuntime keeps its hub private). */
 export const hubs: ReplyHub[] = [];
 const origSubscribe = ReplyHub.prototype.subscribe;

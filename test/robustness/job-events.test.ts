@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plan, result, ScriptModel, sleep, startEmbedded } from './harness.ts';
+import { gate, plan, result, ScriptModel, sleep, startEmbedded } from './harness.ts';
 import { waitFor } from '../support/wait.ts';
 
 test('GET /v1/jobs/:id/events sends each progress event once, even when several arrive together', async () => {
+  const planning = gate();
   const model = new ScriptModel(async (_req, role) => {
     if (role === 'planner') {
-      await sleep(400); // time to open the event stream while the job is planning
+      await planning.wait; // until the event stream is open
       return plan([
         ['A', 'a?', 'codellama-7b'],
         ['B', 'b?', 'codellama-34b'],
@@ -33,7 +34,9 @@ test('GET /v1/jobs/:id/events sends each progress event once, even when several 
       id = jobs[0]?.id ?? '';
       return id !== '';
     });
-    const events = await (await fetch(`${app.url}/v1/jobs/${id}/events`)).text();
+    const stream = await fetch(`${app.url}/v1/jobs/${id}/events`);
+    planning.open();
+    const events = await stream.text();
     await answer;
     const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     const stored = ((await (await fetch(`${app.url}/v1/jobs/${id}`)).json()) as { status: string }).status;
@@ -53,12 +56,11 @@ test('a store error while GET /v1/jobs/:id/events follows a job is not an unhand
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
-  let release: () => void = () => {};
-  const gate = new Promise<void>((r) => (release = r));
+  const parts = gate();
   const model = new ScriptModel(async (_req, role) => {
     if (role === 'planner') return plan([['A', 'a?', 'codellama-7b'], ['B', 'b?', 'codellama-34b']]);
     if (role === 'part') {
-      await gate;
+      await parts.wait;
       return result('part answer');
     }
     return result('merged');
@@ -81,7 +83,7 @@ test('a store error while GET /v1/jobs/:id/events follows a job is not an unhand
     app.store.listJobEvents = async () => {
       throw new RetryLaterError('the database at DATABASE_URL is unreachable (ECONNREFUSED)');
     };
-    release(); // parts complete: progress events arrive live
+    parts.open(); // parts complete: progress events arrive live
     await answer;
     await sleep(300);
     ac.abort();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RetryLaterError } from '../../functions/lib/errors.ts';
 import { waitFor } from '../support/wait.ts';
-import { plan, result, ScriptModel, sleep, startEmbedded, within } from './harness.ts';
+import { gate, plan, result, ScriptModel, sleep, startEmbedded, within } from './harness.ts';
 
 // Issue 4: "Postgres restarted during load: handlers retry, jobs complete or fail visibly; none stuck
 // forever." With the default retry settings (AIPROC_TASK_ATTEMPTS=3, AIPROC_RETRY_DELAY_MS=500) a
@@ -11,12 +11,11 @@ import { plan, result, ScriptModel, sleep, startEmbedded, within } from './harne
 // and the part result is dropped ("dead-letter handler failed; the event is lost"). The part stays
 // 'running', the job never completes nor fails, and the client waits for ever.
 test('a part result that arrives while the database restarts is not lost: the job still ends', async () => {
-  let release: () => void = () => {};
-  const gate = new Promise<void>((r) => (release = r));
+  const parts = gate();
   const model = new ScriptModel(async (_req, role) => {
     if (role === 'planner') return plan([['A', 'a?', 'codellama-7b'], ['B', 'b?', 'codellama-34b']]);
     if (role === 'part') {
-      await gate;
+      await parts.wait;
       return result('part answer');
     }
     return result('merged');
@@ -43,7 +42,7 @@ test('a part result that arrives while the database restarts is not lost: the jo
     answer.catch(() => undefined);
     await waitFor('parts running', () => model.count('part') === 2);
     down = true; // Postgres restarts…
-    release(); // …while the parts finish
+    parts.open(); // …while the parts finish
     await sleep(3000);
     down = false; // …and is back 3 s later
     const reply = await within(answer, 10_000);
