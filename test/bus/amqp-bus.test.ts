@@ -9,7 +9,7 @@ import { AmqpBus, DEAD_TASKS_QUEUE, DeadHeaders, DELIVERY_LIMIT } from '../../fu
 import { Exchanges, Queues } from '../../functions/lib/bus/topology.ts';
 import { BadInputError, ConfigError, RetryLaterError, UpstreamError } from '../../functions/lib/errors.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
-import { createVhost, rabbitmqctl, taskEvent, testLog, waitFor } from './amqp-support.ts';
+import { createVhost, drainQueue, rabbitmqctl, taskEvent, testLog, waitFor } from './amqp-support.ts';
 
 let vh: Awaited<ReturnType<typeof createVhost>>;
 let raw: ChannelModel;
@@ -26,14 +26,7 @@ after(async () => {
 });
 
 const depth = async (queue: string) => (await ch.checkQueue(queue)).messageCount;
-async function drainDead(): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(Queues.dead, { noAck: true });
-    if (m === false) return out;
-    out.push(m);
-  }
-}
+const drainDead = () => drainQueue(ch, Queues.dead);
 const bus = (models: string[], extra: Partial<Parameters<typeof AmqpBus.start>[0]> = {}) =>
   AmqpBus.start({ url: vh.url, log: testLog, instance: `t-${models[0]}`, models, retryDelayMs: 10, ...extra });
 

@@ -8,7 +8,7 @@ import { AmqpBus } from '../../functions/lib/bus/amqp/index.ts';
 import { startDispatcher } from '../../functions/lib/bus/amqp/dispatcher.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { fromCloudEvent } from '../../functions/lib/events/index.ts';
-import { createVhost, taskEvent, testLog, waitFor } from './amqp-support.ts';
+import { createVhost, drainQueue, taskEvent, testLog, waitFor } from './amqp-support.ts';
 
 interface Hit {
   headers: IncomingHttpHeaders;
@@ -57,14 +57,7 @@ after(async () => {
   await vh?.drop();
 });
 
-async function drainDead(): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(Queues.dead, { noAck: true });
-    if (m === false) return out;
-    out.push(m);
-  }
-}
+const drainDead = () => drainQueue(ch, Queues.dead);
 const dispatcher = (queue: string, parallelism = 1) =>
   startDispatcher({ url: vh.url, queue, target, parallelism, retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 5, timeoutMs: 5_000, log: testLog });
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import type { Channel, GetMessage } from 'amqplib';
 import { EventTypes, makeEvent } from '../../functions/lib/events/index.ts';
 
 const run = promisify(execFile);
@@ -52,6 +53,16 @@ export async function createVhost(label: string): Promise<{ vhost: string; url: 
 }
 
 export { waitFor } from '../support/wait.ts';
+
+/** Takes every message waiting in a queue (e.g. aiproc.dead, to read the reasons). */
+export async function drainQueue(ch: Channel, queue: string): Promise<GetMessage[]> {
+  const out: GetMessage[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return out;
+    out.push(m);
+  }
+}
 
 /** A valid task.requested for model `slug`. */
 export function taskEvent(slug = 'm1', index = 0, jobId: string = crypto.randomUUID()) {
