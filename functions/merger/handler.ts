@@ -19,21 +19,17 @@ type ResultEvent = AiprocEvent<typeof EventTypes.taskCompleted> | AiprocEvent<ty
 export async function mergerHandler(event: ResultEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
   const d = event.data;
   const owner = event.owner ?? ctx.instance;
-  const failed = event.type === EventTypes.taskFailed;
   const r = await ctx.store.recordPart(
-    failed
-      ? { jobId: d.jobId, index: d.index, status: 'failed', error: (d as { error: string }).error, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
-      : (() => {
-          const c = event.data as AiprocEvent<typeof EventTypes.taskCompleted>['data'];
-          return { jobId: c.jobId, index: c.index, status: 'completed' as const, output: c.output, usage: c.usage, startedAt: c.startedAt, finishedAt: c.finishedAt, attempts: c.attempts };
-        })(),
+    event.type === EventTypes.taskFailed
+      ? { jobId: d.jobId, index: d.index, status: 'failed', error: event.data.error, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
+      : { jobId: d.jobId, index: d.index, status: 'completed', output: event.data.output, usage: event.data.usage, startedAt: event.data.startedAt, finishedAt: event.data.finishedAt, attempts: d.attempts },
   );
   if (r.recorded) {
     await progress(ctx, owner, {
       jobId: d.jobId,
-      stage: failed ? 'part.failed' : 'part.completed',
+      stage: event.type === EventTypes.taskFailed ? 'part.failed' : 'part.completed',
       index: d.index,
-      message: failed ? `Part ${d.index + 1} failed: ${(d as { error: string }).error}` : `Part ${d.index + 1} done.`,
+      message: event.type === EventTypes.taskFailed ? `Part ${d.index + 1} failed: ${event.data.error}` : `Part ${d.index + 1} done.`,
     });
   }
   if (r.complete) await synthesise(ctx, d.jobId, info.signal);

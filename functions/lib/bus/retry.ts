@@ -6,14 +6,18 @@ export const EXTRA_RETRY_LATER_ATTEMPTS = 6;
 
 /**
  * Runs one delivery with the queue semantics shared by every transport: retryable errors
- * (isRetryable: 429/502/503/504) are tried again with exponential back-off up to `attempts`;
- * anything else, or the last failure, is thrown to the caller, who dead-letters it.
+ * (isRetryable: 429/502/503/504) are tried again with exponential back-off, up to `attempts`, or
+ * `attempts + EXTRA_RETRY_LATER_ATTEMPTS` for RetryLaterError: a store or lease briefly away gets
+ * longer than a failing model, since giving up then loses a result that would be fine a minute
+ * later. Anything else, or the last failure, is thrown to the caller, who dead-letters it.
  * @example await deliverWithRetries((attempt) => handler(ev, attempt), { attempts: 3, minDelayMs: 500, signal })
  */
 export async function deliverWithRetries(
   run: (attempt: number) => Promise<void>,
   opts: { attempts: number; minDelayMs: number; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number) => void },
 ): Promise<void> {
+  const budget = (error: unknown) => opts.attempts + (error instanceof RetryLaterError ? EXTRA_RETRY_LATER_ATTEMPTS : 0);
+  const willRetry = (error: unknown, attempt: number) => !opts.signal?.aborted && isRetryable(error) && attempt < budget(error);
   await pRetry(
     async (attempt) => {
       if (opts.signal?.aborted) throw new AbortError(new CancelledError());
@@ -31,12 +35,9 @@ export async function deliverWithRetries(
       maxTimeout: Math.max(opts.minDelayMs, 30_000),
       factor: 2,
       randomize: true,
-      // A failing model gets `attempts`; a store or lease that is briefly away gets more, since
-      // giving up then loses a result that would have been fine a minute later.
-      shouldRetry: ({ error, attemptNumber }) =>
-        !opts.signal?.aborted && isRetryable(error) && (attemptNumber < opts.attempts || (error instanceof RetryLaterError && attemptNumber < opts.attempts + EXTRA_RETRY_LATER_ATTEMPTS)),
+      shouldRetry: ({ error, attemptNumber }) => willRetry(error, attemptNumber),
       onFailedAttempt: ({ error, attemptNumber }) => {
-        if (isRetryable(error) && (attemptNumber < opts.attempts || error instanceof RetryLaterError)) opts.onRetry?.(error, attemptNumber);
+        if (willRetry(error, attemptNumber)) opts.onRetry?.(error, attemptNumber);
       },
       ...(opts.signal && { signal: opts.signal }),
     },
