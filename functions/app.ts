@@ -10,13 +10,13 @@ import type { Bus } from './lib/bus/types.ts';
 import type { ModelsConfig } from './lib/config/models.ts';
 import type { Settings } from './lib/config/settings.ts';
 import type { FunctionContext } from './lib/context.ts';
-import { messageOf } from './lib/errors.ts';
+import { RetryLaterError, messageOf } from './lib/errors.ts';
 import { EventTypes, makeEvent, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
 import type { Logger } from './lib/log.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { RulesCache } from './lib/rules.ts';
 import type { Store } from './lib/store/types.ts';
-import { mergerHandler, startRecovery } from './merger/handler.ts';
+import { failJob, mergerHandler, startRecovery } from './merger/handler.ts';
 import { storeAnswers } from './lib/http/health.ts';
 import { startEventsWebhook } from './lib/monitor/webhook.ts';
 import { createApi } from './splitter/api.ts';
@@ -112,7 +112,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await bus.consume(Queues.results, (ev, info) => mergerHandler(ev as never, mctx, info), {
         concurrency: 16,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
-        onDeadLetter: (ev, reason) => mergeFailed(mctx, ev, reason),
+        onDeadLetter: (ev, reason, _attempts, error) => mergeFailed(mctx, ev, reason, error),
       }),
     );
     stops.push(startRecovery(mctx));
@@ -198,16 +198,17 @@ async function taskFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, at
   );
 }
 
-/** A synthesis given up on (the merger model keeps failing) fails the job visibly. */
-async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string): Promise<void> {
+/**
+ * A result given up on fails its job visibly (the merger model keeps failing, the event is bad).
+ * Not after "retry later" (another merger holds the synthesis, the store is away): the job is
+ * not hopeless, and the merger's recovery finishes it, or fails it once its attempts are spent.
+ */
+async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, error: unknown): Promise<void> {
   const jobId = ev.jobid ?? (ev.data as { jobId?: string }).jobId;
-  if (!jobId) return;
-  if (/another merger is synthesising/.test(reason)) return; // the other merger (or recovery) finishes it
+  if (!jobId || error instanceof RetryLaterError) return;
   const job = await ctx.store.getJob(jobId);
   if (!job || ['completed', 'failed', 'cancelled'].includes(job.status)) return;
-  const error = `could not merge the answers: ${reason}`;
-  await ctx.store.failJob(jobId, error);
-  await ctx.emit(makeEvent(EventTypes.jobFailed, { jobId, error }, { source: ctx.instance, jobid: jobId, owner: job.owner }));
+  await failJob(ctx, jobId, job.owner, `could not merge the answers: ${reason}`);
 }
 
 function listen(app: Hono, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {

@@ -141,7 +141,7 @@ export class MemoryBus implements Bus {
       const reason = messageOf(err);
       this.#log.error({ queue, type: event.type, id: event.id, jobid: event.jobid, attempts, reason }, 'dead-lettered');
       try {
-        await consumer.options.onDeadLetter?.(event, reason, attempts);
+        await consumer.options.onDeadLetter?.(event, reason, attempts, err);
       } catch (dlErr) {
         this.#log.error({ queue, id: event.id, err: messageOf(dlErr) }, 'dead-letter handler failed; the event is lost');
       }

@@ -8,8 +8,11 @@ export interface ConsumeOptions {
   concurrency: number;
   /** Attempts before the message is dead-lettered (task queues: becomes task.failed). */
   attempts: number;
-  /** Called when a delivery is given up on (bad input, or retries spent), before it is dropped from the queue. */
-  onDeadLetter?: (event: AnyEvent, reason: string, attempts: number) => Promise<void>;
+  /**
+   * Called when a delivery is given up on (bad input, or retries spent), before it is dropped from
+   * the queue; `error` is what the last attempt threw, for decisions by kind.
+   */
+  onDeadLetter?: (event: AnyEvent, reason: string, attempts: number, error: unknown) => Promise<void>;
 }
 
 /**

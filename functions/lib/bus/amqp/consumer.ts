@@ -124,7 +124,7 @@ export async function startConsumer(queue: string, deliver: Deliver, options: Co
       let handled = false;
       if (options.onDeadLetter) {
         try {
-          await options.onDeadLetter(ev, reason, attempt);
+          await options.onDeadLetter(ev, reason, attempt, err);
           handled = true;
         } catch (e) {
           log.error({ err: messageOf(e) }, 'onDeadLetter failed; the dead-letter relay will report it');
