@@ -11,7 +11,7 @@ import type { ModelsConfig } from './lib/config/models.ts';
 import type { Settings } from './lib/config/settings.ts';
 import type { FunctionContext } from './lib/context.ts';
 import { RetryLaterError, messageOf } from './lib/errors.ts';
-import { EventTypes, makeEvent, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
+import { EventTypes, makeEvent, type AnyEvent } from './lib/events/index.ts';
 import type { Logger } from './lib/log.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { RulesCache } from './lib/rules.ts';
@@ -96,7 +96,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stops.push(
       await bus.consume(
         Queues.task(slug),
-        (ev, info) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info),
+        (ev, info) => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info),
         {
           concurrency: opts.inferenceConcurrency?.(m) ?? m.scaling.concurrency,
           attempts: settings.AIPROC_TASK_ATTEMPTS,
@@ -109,7 +109,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (roles.merger) {
     const mctx = { ...ctx, log: log.child({ fn: 'merger' }) };
     stops.push(
-      await bus.consume(Queues.results, (ev, info) => mergerHandler(ev as never, mctx, info), {
+      await bus.consume(Queues.results, (ev, info) => mergerHandler(ev, mctx, info), {
         concurrency: 16,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
         onDeadLetter: (ev, reason, _attempts, error) => mergeFailed(mctx, ev, reason, error),

@@ -10,7 +10,7 @@ import { AmqpBus } from './lib/bus/amqp/index.ts';
 import { loadModelsConfig, ollamaTag } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { CancelledError, ConfigError, messageOf } from './lib/errors.ts';
-import { EventTypes, type AiprocEvent, type AnyEvent } from './lib/events/index.ts';
+import { EventTypes, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
 import { healthRoutes, storeAnswers } from './lib/http/health.ts';
 import { createLogger } from './lib/log.ts';
@@ -110,9 +110,9 @@ async function run(): Promise<void> {
   const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
   let stopRecovery = () => {};
   if (fn === 'inference') {
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => inferenceHandler(ev as AiprocEvent<typeof EventTypes.taskRequested>, ctx, info)), { ...opts, accepts: [EventTypes.taskRequested] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => inferenceHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev as never, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
     stopRecovery = startRecovery(ctx);
   } else {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));

@@ -1,12 +1,12 @@
-import type { AiprocEvent } from '../lib/events/event.ts';
+import type { AnyEvent } from '../lib/events/event.ts';
 import { ollamaTag } from '../lib/config/models.ts';
+import { BadInputError } from '../lib/errors.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { partSystem } from './prompts.ts';
 
-type TaskRequestedEvent = AiprocEvent<typeof EventTypes.taskRequested>;
 
 /**
  * Answers one part with this function's model: applies the active inference rules, runs the model
@@ -15,7 +15,8 @@ type TaskRequestedEvent = AiprocEvent<typeof EventTypes.taskRequested>;
  * the dead letter becomes task.failed.
  * @example bus.consume(Queues.task(slug), (ev, info) => inferenceHandler(ev, ctx, info), …)
  */
-export async function inferenceHandler(event: TaskRequestedEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+  if (event.type !== EventTypes.taskRequested) throw new BadInputError(`inference takes ${EventTypes.taskRequested}, not ${event.type}`, { param: 'type' });
   const { jobId, part, total, fastPath, context } = event.data;
   const owner = event.owner ?? ctx.instance;
   const started = await ctx.store.startPart(jobId, part.index);

@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { AiprocEvent } from '../lib/events/event.ts';
+import type { AnyEvent } from '../lib/events/event.ts';
 import { lastUserMessage } from '../lib/chat.ts';
 import { ollamaTag } from '../lib/config/models.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
-import { RetryLaterError, messageOf } from '../lib/errors.ts';
+import { BadInputError, RetryLaterError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
-
-type ResultEvent = AiprocEvent<typeof EventTypes.taskCompleted> | AiprocEvent<typeof EventTypes.taskFailed>;
 
 /**
  * Records a part result (idempotently: the same part twice changes nothing) and, when it was the
  * last part, synthesises the job's answer exactly once.
  * @example bus.consume(Queues.results, (ev, info) => mergerHandler(ev, ctx, info), …)
  */
-export async function mergerHandler(event: ResultEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+  if (event.type !== EventTypes.taskCompleted && event.type !== EventTypes.taskFailed)
+    throw new BadInputError(`the merger takes ${EventTypes.taskCompleted} or ${EventTypes.taskFailed}, not ${event.type}`, { param: 'type' });
   const d = event.data;
   const owner = event.owner ?? ctx.instance;
   const r = await ctx.store.recordPart(
