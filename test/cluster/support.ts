@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 import { NODE, ROOT, spawnListening } from '../support/aiproc-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 export { NODE, ROOT };
 
@@ -21,13 +22,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export interface PrivatePostgres {
   url: string;
@@ -65,7 +59,7 @@ export async function startPrivatePostgres(opts: { fsync?: boolean } = {}): Prom
       cwd: dir,
       stdio: 'ignore',
     });
-    await until('the private Postgres to accept connections', async () => {
+    await waitFor('the private Postgres to accept connections', async () => {
       const c = new pg.Client({ connectionString: url });
       try {
         await c.connect();
