@@ -19,6 +19,10 @@ import type { Store } from './lib/store/types.ts';
 import { failJob, mergerHandler, startRecovery } from './merger/handler.ts';
 import { storeAnswers } from './lib/http/health.ts';
 import { startEventsWebhook } from './lib/monitor/webhook.ts';
+import { Metrics } from './lib/metrics/index.ts';
+import { hasDepths, reportQueueDepth, reportRuleRatings } from './lib/metrics/collectors.ts';
+import { observedModel } from './lib/metrics/model.ts';
+import { metricsRoute } from './lib/metrics/route.ts';
 import { createApi } from './splitter/api.ts';
 import { ReplyHub } from './splitter/replies.ts';
 
@@ -51,10 +55,14 @@ export interface RuntimeOptions {
    * deployment would offer (max × concurrency): its engine bounds real parallelism itself.
    */
   inferenceConcurrency?: (model: ModelsConfig['models'][number]) => number;
+  /** The process's metrics (served at `GET /metrics`). Default: a new registry. */
+  metrics?: Metrics;
 }
 
 export interface Runtime {
   ctx: FunctionContext;
+  /** The process's metrics, for `GET /metrics` on other HTTP faces (the standalone functions). */
+  metrics: Metrics;
   /** The splitter's HTTP app, when the splitter role is on. */
   app?: Hono;
   /** Where the API listens, when it does. */
@@ -72,15 +80,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { settings, config, bus, store, model, roles } = opts;
   const instance = opts.instance ?? `aiproc-${randomBytes(4).toString('hex')}`;
   const log = opts.log.child({ instance });
+  const metrics = opts.metrics ?? new Metrics();
   const ctx: FunctionContext = {
     settings,
     config,
     store,
-    model,
+    model: observedModel(model, { metrics, nameOf: (tag) => config.models.find((m) => m.ollama === tag)?.slug ?? tag }),
     rules: new RulesCache(store),
     log,
     emit: (e) => bus.publish(e),
     instance,
+    metrics,
   };
   const stops: Array<() => Promise<void> | void> = [];
 
@@ -96,7 +106,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stops.push(
       await bus.consume(
         Queues.task(slug),
-        (ev, info) => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info),
+        (ev, info) => metrics.trackPart(slug, () => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info)),
         {
           concurrency: opts.inferenceConcurrency?.(m) ?? m.scaling.concurrency,
           attempts: settings.AIPROC_TASK_ATTEMPTS,
@@ -112,7 +122,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await bus.consume(Queues.results, (ev, info) => mergerHandler(ev, mctx, info), {
         concurrency: 16,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
-        onDeadLetter: (ev, reason, _attempts, error) => mergeFailed(mctx, ev, reason, error),
+        onDeadLetter: (ev, reason, _attempts, error) => {
+          metrics.deadLetters.inc({ queue: Queues.results });
+          return mergeFailed(mctx, ev, reason, error);
+        },
       }),
     );
     stops.push(startRecovery(mctx));
@@ -124,7 +137,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await bus.consume(Queues.feedback, (ev, info) => feedbackHandler(ev, fctx, info), {
         concurrency: 4,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
-        onDeadLetter: async (ev, reason) => fctx.log.error({ id: ev.id, type: ev.type, reason }, 'feedback event dead-lettered'),
+        onDeadLetter: async (ev, reason) => {
+          metrics.deadLetters.inc({ queue: Queues.feedback });
+          fctx.log.error({ id: ev.id, type: ev.type, reason }, 'feedback event dead-lettered');
+        },
       }),
     );
   }
@@ -144,7 +160,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let url: string | undefined;
   if (roles.splitter) {
     const hub = new ReplyHub();
-    stops.push(await bus.consume(Queues.reply(instance), async (ev) => hub.deliver(ev), { concurrency: 1, attempts: 1 }));
+    stops.push(
+      await bus.consume(
+        Queues.reply(instance),
+        async (ev) => {
+          metrics.observeReply(ev);
+          hub.deliver(ev);
+        },
+        { concurrency: 1, attempts: 1 },
+      ),
+    );
+    if (hasDepths(bus)) reportQueueDepth(metrics, bus, config.models.map((m) => m.slug));
+    reportRuleRatings(metrics, store);
     const sctx = { ...ctx, log: log.child({ fn: 'splitter' }) };
     const handleFeedback = (ev: AnyEvent) =>
       roles.feedback ? feedbackHandler(ev, { ...ctx, log: log.child({ fn: 'feedback' }) }, { attempt: 1, signal: new AbortController().signal }) : bus.publish(ev);
@@ -153,7 +180,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       bus,
       hub,
       mounts: { '/v1/rules': createRulesApi(sctx) },
-      openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback) },
+      openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback), '/': metricsRoute(metrics) },
       ready: () => storeAnswers(store),
     });
     if (opts.listen !== false) {
@@ -175,6 +202,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   return {
     ctx,
+    metrics,
     ...(app && { app }),
     ...(url && { url }),
     async close() {

@@ -13,6 +13,7 @@ import { CancelledError, ConfigError, messageOf } from './lib/errors.ts';
 import { EventTypes, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
 import { healthRoutes, storeAnswers } from './lib/http/health.ts';
+import { metricsRoute } from './lib/metrics/route.ts';
 import { createLogger } from './lib/log.ts';
 import { OllamaClient } from './lib/models/ollama.ts';
 import { createStore } from './lib/store/index.ts';
@@ -107,10 +108,11 @@ async function run(): Promise<void> {
       }
     }),
   );
+  app.route('/', metricsRoute(rt.metrics));
   const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
   let stopRecovery = () => {};
   if (fn === 'inference') {
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => inferenceHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskRequested] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info))), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
     stopRecovery = startRecovery(ctx);

@@ -64,6 +64,7 @@ async function rated(event: AiprocEvent<typeof EventTypes.feedbackRated>, ctx: F
     return;
   }
   ctx.log.info({ eventId: event.id, jobId: result.jobId, score }, 'rating stored');
+  if (ctx.metrics) ctx.metrics.rated((await ctx.store.getJob(result.jobId).catch(() => null))?.parts.map((p) => p.model) ?? [], score);
 }
 
 async function ruleProposed(event: AiprocEvent<typeof EventTypes.ruleProposed>, ctx: FunctionContext): Promise<void> {

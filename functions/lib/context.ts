@@ -2,6 +2,7 @@ import type { AnyEvent } from './events/event.ts';
 import type { ModelsConfig } from './config/models.ts';
 import type { Settings } from './config/settings.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics/index.ts';
 import type { ModelClient } from './models/types.ts';
 import type { Store } from './store/types.ts';
 import type { RulesCache } from './rules.ts';
@@ -21,6 +22,8 @@ export interface FunctionContext {
   emit(event: AnyEvent): Promise<void>;
   /** This process's name, used as event source and as synthesis claimant. */
   readonly instance: string;
+  /** The process's Prometheus metrics (`GET /metrics`); absent in contexts built by hand. */
+  readonly metrics?: Metrics;
 }
 
 /** Per-delivery extras: the attempt number and a signal aborted when the job is cancelled. */

@@ -25,6 +25,7 @@ export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info:
       : { jobId: d.jobId, index: d.index, status: 'completed', output: event.data.output, usage: event.data.usage, startedAt: event.data.startedAt, finishedAt: event.data.finishedAt, attempts: d.attempts },
   );
   if (r.recorded) {
+    ctx.metrics?.partRecorded(event);
     await progress(ctx, owner, {
       jobId: d.jobId,
       stage: event.type === EventTypes.taskFailed ? 'part.failed' : 'part.completed',

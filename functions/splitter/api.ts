@@ -93,6 +93,7 @@ export function createApi(opts: ApiOptions): Hono {
       const onCancel = () => {
         if (cancel.signal.aborted) return;
         cancel.abort(new CancelledError('the client went away'));
+        ctx.metrics?.jobFinished(jobId, 'cancelled');
         bus.cancelJob(jobId);
         // Other processes (npm run cluster, Knative) stop their work for it too.
         void ctx
@@ -100,7 +101,11 @@ export function createApi(opts: ApiOptions): Hono {
           .catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not broadcast the cancellation'));
         void ctx.store.cancelJob(jobId).catch((err) => ctx.log.warn({ jobId, err: messageOf(err) }, 'could not cancel job'));
       };
-      const relay = { jobId, model: req.model, start: () => startJob(ctx, job, cancel.signal), onCancel, hub, signal: cancel.signal };
+      const start = () => {
+        ctx.metrics?.jobStarted(jobId, model);
+        return startJob(ctx, job, cancel.signal);
+      };
+      const relay = { jobId, model: req.model, start, onCancel, hub, signal: cancel.signal };
       if (req.stream) return streamCompletion(c, { ...relay, includeUsage: req.stream_options?.include_usage === true });
       return wholeCompletion(c, relay);
     },

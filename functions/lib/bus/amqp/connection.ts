@@ -175,6 +175,20 @@ export class AmqpConnection {
     };
   }
 
+  /**
+   * Runs one short operation on a channel of its own, closed afterwards (a queue check, say).
+   * @example const n = await conn.once((ch) => ch.checkQueue('aiproc.results').then((q) => q.messageCount))
+   */
+  async once<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const ch = await this.#model.createChannel();
+    ch.on('error', () => {});
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

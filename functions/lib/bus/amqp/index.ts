@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel } from 'amqplib';
 import { messageOf } from '../../errors.ts';
 import type { AnyEvent } from '../../events/index.ts';
@@ -141,6 +142,14 @@ export class AmqpBus implements Bus {
 
   cancelJob(jobId: string): void {
     this.#jobs.cancel(jobId);
+  }
+
+  /** Messages ready in a queue (the queue-depth metric); null while RabbitMQ cannot say. */
+  async depth(queue: string): Promise<number | null> {
+    if (this.#closed) return null;
+    const check = this.#conn.once((ch) => ch.checkQueue(queue)).then((q) => q.messageCount, () => null);
+    // A connection that is down would keep the scrape waiting: say "unknown" instead.
+    return Promise.race([check, sleep(2_000).then(() => null)]);
   }
 
   async close(): Promise<void> {
