@@ -17,6 +17,7 @@ import type { ModelClient } from './lib/models/types.ts';
 import { RulesCache } from './lib/rules.ts';
 import type { Store } from './lib/store/types.ts';
 import { failJob, mergerHandler, startRecovery } from './merger/handler.ts';
+import { assertSafeBind } from './lib/http/auth.ts';
 import { storeAnswers } from './lib/http/health.ts';
 import { startEventsWebhook } from './lib/monitor/webhook.ts';
 import { Metrics } from './lib/metrics/index.ts';
@@ -184,6 +185,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ready: () => storeAnswers(store),
     });
     if (opts.listen !== false) {
+      assertSafeBind(settings);
       const server = await listen(app, settings.HOST, settings.PORT);
       url = `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${server.port}`;
       stops.push(

@@ -2,6 +2,7 @@ import { startEmbedded } from './embedded.ts';
 import { loadModelsConfig } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { ConfigError, messageOf } from './lib/errors.ts';
+import { assertSafeBind } from './lib/http/auth.ts';
 import { createLogger } from './lib/log.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
 
@@ -11,6 +12,8 @@ import { resolveModelClient } from './lib/models/resolve.ts';
  */
 async function run(): Promise<void> {
   const settings = loadSettings();
+  // Before the store and the model: a refusal should not wait for a model download.
+  assertSafeBind(settings);
   const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
   const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc' });
   let description = '';
@@ -26,16 +29,22 @@ async function run(): Promise<void> {
   });
 
   const feedbackAuth = settings.AIPROC_FEEDBACK_TOKENS.length || settings.AIPROC_WEBHOOK_SECRETS.length;
+  const keyCounts = [
+    [settings.AIPROC_API_KEYS.length, 'user'],
+    [settings.AIPROC_GATEWAY_KEYS.length, 'gateway'],
+    [settings.AIPROC_ADMIN_KEYS.length, 'admin'],
+  ] as const;
+  const anyKeys = keyCounts.some(([n]) => n > 0);
   const lines = [
     `aiproc is running (embedded: all functions in one process)`,
     `  API:       ${runtime.url}/v1  (OpenAI-compatible; model "aiproc" splits and merges; ${config.models.map((m) => m.slug).join(', ')} answer directly)`,
     `  models:    ${description}`,
     `  store:     ${store.describe()}`,
     `  data:      ${settings.AIPROC_DATA_DIR}`,
-    settings.AIPROC_API_KEYS.length
-      ? `  auth:      on (${settings.AIPROC_API_KEYS.length} API key${settings.AIPROC_API_KEYS.length > 1 ? 's' : ''} from AIPROC_API_KEYS)`
-      : `  auth:      OFF: AIPROC_API_KEYS is not set, anyone who can reach ${settings.HOST}:${settings.PORT} can use the API`,
-    `  feedback:  POST ${runtime.url}/v1/feedback (${feedbackAuth ? 'bearer token or signed webhook required' : 'OPEN: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS'})`,
+    anyKeys
+      ? `  auth:      on (${keyCounts.filter(([n]) => n > 0).map(([n, role]) => `${n} ${role} key${n > 1 ? 's' : ''}`).join(', ')})`
+      : `  auth:      OFF: no AIPROC_API_KEYS, AIPROC_GATEWAY_KEYS or AIPROC_ADMIN_KEYS; anyone who can reach ${settings.HOST}:${settings.PORT} is an administrator`,
+    `  feedback:  POST ${runtime.url}/v1/feedback (${feedbackAuth ? 'bearer token or signed webhook required' : anyKeys ? 'CLOSED: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS to accept ratings' : 'OPEN: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS'})`,
     `  jobs:      ${runtime.url}/v1/jobs/<id>`,
     `listening on ${runtime.url}`,
   ];

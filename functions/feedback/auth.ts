@@ -7,6 +7,11 @@ export interface FeedbackAuthOptions {
   readonly tokens: readonly string[];
   /** Standard Webhooks secrets, `whsec_<base64>` (AIPROC_WEBHOOK_SECRETS); several for rotation. */
   readonly secrets: readonly string[];
+  /**
+   * Never open, even with no tokens or secrets: API keys are configured, so this is not a
+   * laptop's open mode, and an anonymous sender must not rate or propose.
+   */
+  readonly closed?: boolean;
 }
 
 /**
@@ -41,7 +46,7 @@ export function createFeedbackAuth(options: FeedbackAuthOptions): FeedbackAuth {
       throw new ConfigError(`AIPROC_WEBHOOK_SECRETS: secret #${i + 1} is not a Standard Webhooks secret (whsec_ followed by base64): ${(err as Error).message}`);
     }
   });
-  const open = tokens.length === 0 && hooks.length === 0;
+  const open = tokens.length === 0 && hooks.length === 0 && !options.closed;
   const warning = open
     ? 'the feedback endpoint accepts events from anyone: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS to require a sender to authenticate'
     : null;
@@ -85,6 +90,9 @@ export function createFeedbackAuth(options: FeedbackAuthOptions): FeedbackAuth {
     warning,
     check(headers, rawBody) {
       if (open) return;
+      if (tokens.length === 0 && hooks.length === 0) {
+        throw new AuthError('the feedback endpoint takes no anonymous events while API keys are configured: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS');
+      }
       const authorization = headers.get('authorization');
       const signed = headers.has('webhook-signature');
       if (authorization && tokens.length > 0) {

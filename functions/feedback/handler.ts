@@ -67,8 +67,15 @@ async function rated(event: AiprocEvent<typeof EventTypes.feedbackRated>, ctx: F
   if (ctx.metrics) ctx.metrics.rated((await ctx.store.getJob(result.jobId).catch(() => null))?.parts.map((p) => p.model) ?? [], score);
 }
 
+/** What a feedback sender's proposals are recorded as, whatever the event says: the server sets origin from the credential. */
+export const FEEDBACK_ORIGIN = 'n8n';
+
 async function ruleProposed(event: AiprocEvent<typeof EventTypes.ruleProposed>, ctx: FunctionContext): Promise<void> {
   const d = event.data;
+  // A proposal changes nobody's prompts until an administrator activates it (POST /v1/rules/:id/activate).
+  if (d.active) {
+    throw new BadInputError('data.active: a proposed rule is stored inactive; an administrator activates it with POST /v1/rules/<id>/activate', { param: 'data.active' });
+  }
   let rule;
   try {
     rule = await ctx.store.proposeRule({
@@ -76,8 +83,8 @@ async function ruleProposed(event: AiprocEvent<typeof EventTypes.ruleProposed>, 
       model: d.model,
       text: d.text,
       ...(d.reason !== undefined && { reason: d.reason }),
-      origin: d.origin,
-      active: d.active,
+      origin: FEEDBACK_ORIGIN,
+      active: false,
       ...(d.replaces !== undefined && { replaces: d.replaces }),
       // Rules carry no event id of their own: the store records the event with the rule, atomically.
       event: { source: event.source, id: event.id },

@@ -6,7 +6,8 @@ import { AiprocError, TooLargeError, messageOf, statusOf } from '../lib/errors.t
 import type { AnyEvent } from '../lib/events/index.ts';
 import { readCloudEvent } from '../lib/http/cloudevents.ts';
 import { errorBody } from '../lib/http/openai.ts';
-import { createFeedbackAuth, type FeedbackAuth } from './auth.ts';
+import type { Settings } from '../lib/config/settings.ts';
+import { createFeedbackAuth, type FeedbackAuth, type FeedbackAuthOptions } from './auth.ts';
 import { feedbackHandler } from './handler.ts';
 
 /** What the HTTP face does with an accepted event: by default, runs the feedback handler. */
@@ -21,7 +22,7 @@ export type HandleEvent = (event: AnyEvent) => Promise<void>;
  * @example app.route('/v1/feedback', createFeedbackHttp(ctx))
  */
 export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, auth?: FeedbackAuth): Hono {
-  const check = auth ?? createFeedbackAuth({ tokens: ctx.settings.AIPROC_FEEDBACK_TOKENS, secrets: ctx.settings.AIPROC_WEBHOOK_SECRETS });
+  const check = auth ?? createFeedbackAuth(feedbackAuthOptions(ctx.settings));
   const run: HandleEvent = handle ?? ((ev) => feedbackHandler(ev, ctx, { attempt: 1, signal: new AbortController().signal }));
   const limit = ctx.settings.AIPROC_BODY_LIMIT;
   const app = new Hono();
@@ -49,6 +50,15 @@ export function createFeedbackHttp(ctx: FunctionContext, handle?: HandleEvent, a
     return c.json(errorBody(e), status as 400);
   });
   return app;
+}
+
+/**
+ * The feedback senders a process accepts, from its settings.
+ * @example createFeedbackAuth(feedbackAuthOptions(settings))
+ */
+export function feedbackAuthOptions(s: Settings): FeedbackAuthOptions {
+  const keys = s.AIPROC_API_KEYS.length + s.AIPROC_GATEWAY_KEYS.length + s.AIPROC_ADMIN_KEYS.length;
+  return { tokens: s.AIPROC_FEEDBACK_TOKENS, secrets: s.AIPROC_WEBHOOK_SECRETS, closed: keys > 0 };
 }
 
 class AiprocErrorFromHttp extends AiprocError {

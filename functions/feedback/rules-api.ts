@@ -4,11 +4,18 @@ import type { FunctionContext } from '../lib/context.ts';
 import { AiprocError, BadInputError, NotFoundError, messageOf, statusOf } from '../lib/errors.ts';
 import { RuleProposedSchema, RuleScope } from '../lib/events/index.ts';
 import type { RuleView } from '../lib/store/types.ts';
+import { allowRoles } from '../lib/http/auth.ts';
 import { errorBody } from '../lib/http/openai.ts';
 
-const origin = z.enum(['api', 'person']).default('api');
+/**
+ * Who made a rule is the server's to say, from the credential: a rule made here was made by an
+ * administrator (`person`); n8n's proposals come through the feedback function (`n8n`). A body
+ * may repeat that, never claim another.
+ */
+const RULES_API_ORIGIN = 'person';
+const origin = z.literal(RULES_API_ORIGIN, { error: `origin is set by the server from your credential: here it is always "${RULES_API_ORIGIN}"` }).optional();
 
-/** A new rule: what a person or a script sends; inactive unless `active: true`. */
+/** A new rule: what an administrator sends; inactive unless `active: true`. */
 export const CreateRuleSchema = RuleProposedSchema.omit({ origin: true, replaces: true }).extend({ origin }).strict();
 
 /** A new version of a rule: the text changes; scope and model stay unless given. */
@@ -29,7 +36,7 @@ const ListQuery = z.object({
 });
 
 /**
- * The rules API (the lead mounts it at `/v1/rules`, behind the API keys):
+ * The rules API, for administrators only (the lead mounts it at `/v1/rules`, behind the API keys):
  * `GET /` (`?scope=&active=`), `POST /`, `GET /stats`, `GET /:id`, `POST /:id/activate`,
  * `POST /:id/retire` (`:id` is a version's id), `POST /:ruleId/versions`.
  * Every change refreshes this process's rules cache, so the next prompt sees it.
@@ -38,6 +45,8 @@ const ListQuery = z.object({
 export function createRulesApi(ctx: FunctionContext): Hono {
   const app = new Hono();
   const { store } = ctx;
+  // Rules shape every user's prompts: only an administrator changes or reads them.
+  app.use('*', allowRoles('admin'));
 
   app.get('/', async (c) => {
     const q = parse(ListQuery, c.req.query(), 'query');
@@ -46,7 +55,7 @@ export function createRulesApi(ctx: FunctionContext): Hono {
 
   app.post('/', async (c) => {
     const body = parse(CreateRuleSchema, await jsonBody(c), 'body');
-    const rule = await store.proposeRule(body);
+    const rule = await store.proposeRule({ ...body, origin: RULES_API_ORIGIN });
     changed('created', rule);
     return c.json(rule, 201);
   });
@@ -97,7 +106,7 @@ export function createRulesApi(ctx: FunctionContext): Hono {
       model: body.model ?? latest.model,
       text: body.text,
       ...(body.reason !== undefined && { reason: body.reason }),
-      origin: body.origin,
+      origin: RULES_API_ORIGIN,
       active: body.active,
       replaces: ruleId,
     });

@@ -31,6 +31,14 @@ export class AuthError extends AiprocError {
   }
 }
 
+/** Authenticated, but the role does not allow it: 403. */
+export class ForbiddenError extends AiprocError {
+  constructor(message: string) {
+    super(message, 403, 'permission_denied');
+    this.name = 'ForbiddenError';
+  }
+}
+
 /** The thing asked for does not exist: 404 (over queues: never retried by us). */
 export class NotFoundError extends AiprocError {
   constructor(message: string) {

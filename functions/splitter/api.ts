@@ -5,7 +5,8 @@ import type { Bus } from '../lib/bus/types.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
-import { apiKeyAuth } from '../lib/http/auth.ts';
+import { jobScope, maySee, type Principal } from '../lib/auth/principal.ts';
+import { principalAuth } from '../lib/http/auth.ts';
 import { healthRoutes } from '../lib/http/health.ts';
 import { errorBody, parseChatRequest } from '../lib/http/openai.ts';
 import { streamCompletion, wholeCompletion } from './relay.ts';
@@ -43,7 +44,7 @@ export function createApi(opts: ApiOptions): Hono {
   app.route('/', healthRoutes(opts.ready ?? (async () => {})));
 
   for (const [path, sub] of Object.entries(opts.openMounts ?? {})) app.route(path, sub);
-  app.use('/v1/*', apiKeyAuth(ctx.settings.AIPROC_API_KEYS));
+  app.use('/v1/*', principalAuth(ctx.settings));
   for (const [path, sub] of Object.entries(opts.mounts ?? {})) app.route(path, sub);
 
   app.get('/v1/models', (c) =>
@@ -75,16 +76,20 @@ export function createApi(opts: ApiOptions): Hono {
       const model = resolveModel(ctx, req.model);
       const jobId = randomUUID();
       const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? undefined;
+      const principal = c.get('principal');
       const job = {
         jobId,
         model,
         messages,
         stream: req.stream,
-        meta: {
-          ...optional('user', c.req.header('x-openwebui-user-id') ?? (typeof body === 'object' && body && 'user' in body ? String((body as { user: unknown }).user) : undefined)),
-          ...optional('chatId', c.req.header('x-openwebui-chat-id')),
-          ...optional('messageId', c.req.header('x-openwebui-message-id')),
-        },
+        principal: { id: principal.id, role: principal.role },
+        meta: mayAssert(principal)
+          ? {
+              ...optional('user', principal.user ?? (typeof body === 'object' && body && 'user' in body ? String((body as { user: unknown }).user) : undefined)),
+              ...optional('chatId', c.req.header('x-openwebui-chat-id')),
+              ...optional('messageId', c.req.header('x-openwebui-message-id')),
+            }
+          : {},
         ...(maxTokens != null && { maxTokens }),
         ...(req.temperature != null && { temperature: req.temperature }),
       };
@@ -111,21 +116,39 @@ export function createApi(opts: ApiOptions): Hono {
     },
   );
 
+  // A user reads only its own jobs; another's answer 404, as if they did not exist.
   app.get('/v1/jobs', async (c) => {
-    const limit = Math.min(200, Math.max(1, Number(c.req.query('limit') ?? 20) || 20));
-    return c.json({ object: 'list', data: await ctx.store.listJobs(limit) });
+    const limit = listLimit(c.req.query('limit'));
+    return c.json({ object: 'list', data: await ctx.store.listJobs(limit, jobScope(c.get('principal'))) });
   });
   app.get('/v1/jobs/:id', async (c) => {
     const job = await ctx.store.getJob(validJobId(c.req.param('id')));
-    if (!job) throw new NotFoundError(`no job ${c.req.param('id')}`);
+    if (!job || !maySee(c.get('principal'), job)) throw new NotFoundError(`no job ${c.req.param('id')}`);
     return c.json(job);
   });
-  app.get('/v1/jobs/:id/events', (c) => jobEventsRoute(c, ctx, hub, validJobId(c.req.param('id'))));
+  app.get('/v1/jobs/:id/events', (c) => jobEventsRoute(c, ctx, hub, validJobId(c.req.param('id')), (job) => maySee(c.get('principal'), job)));
   return app;
 }
 
 function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {
   return v ? ({ [key]: v } as Record<K, string>) : {};
+}
+
+/**
+ * Whether the caller may say who its end user is and which OpenWebUI chat and message a job
+ * answers (ratings find their job by these): a gateway, or anyone when no keys are configured.
+ */
+function mayAssert(p: Principal): boolean {
+  return p.role === 'gateway' || p.open === true;
+}
+
+/** `?limit=`: a whole number 1..200, default 20; anything else is a 400 naming `limit`. */
+function listLimit(raw: string | undefined): number {
+  if (raw === undefined) return 20;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 200) {
+    throw new BadInputError(`limit: must be a whole number from 1 to 200, got "${raw.slice(0, 40)}"`, { param: 'limit' });
+  }
+  return Number(raw);
 }
 
 function validJobId(id: string): string {

@@ -13,6 +13,8 @@ export interface JobRequest {
   messages: ChatMessage[];
   stream: boolean;
   meta: JobMeta;
+  /** Who asked: recorded with the job; it decides who may read it. */
+  principal?: { id: string; role: string };
   maxTokens?: number;
   temperature?: number;
 }
@@ -28,7 +30,7 @@ export const PIPELINE_MODEL = 'aiproc';
  */
 export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: AbortSignal): Promise<void> {
   const owner = ctx.instance;
-  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta: req.meta });
+  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta: req.meta, ...(req.principal && { principal: req.principal }) });
   try {
     const plan: Plan =
       req.model === PIPELINE_MODEL

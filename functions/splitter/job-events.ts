@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import type { FunctionContext } from '../lib/context.ts';
 import { NotFoundError, messageOf } from '../lib/errors.ts';
 import { EventTypes } from '../lib/events/index.ts';
+import type { JobView } from '../lib/store/types.ts';
 import type { ReplyHub } from './replies.ts';
 
 const terminal = new Set(['completed', 'failed', 'cancelled']);
@@ -11,11 +12,11 @@ const terminal = new Set(['completed', 'failed', 'cancelled']);
  * `GET /v1/jobs/:id/events`: the job's progress history, then live progress, deltas and the end,
  * as server-sent events (`event: progress|delta|completed|failed`). Closes when the job ends.
  * Live events come from this instance's replies; for a job owned by another instance the store
- * is checked every few seconds instead.
+ * is checked every few seconds instead. A job `visible` refuses (another user's) is a 404.
  */
-export async function jobEventsRoute(c: Context, ctx: FunctionContext, hub: ReplyHub, jobId: string) {
+export async function jobEventsRoute(c: Context, ctx: FunctionContext, hub: ReplyHub, jobId: string, visible: (job: JobView) => boolean = () => true) {
   const job = await ctx.store.getJob(jobId);
-  if (!job) throw new NotFoundError(`no job ${jobId}`);
+  if (!job || !visible(job)) throw new NotFoundError(`no job ${jobId}`);
   return streamSSE(c, async (stream) => {
     let seq = 0;
     // One replay at a time (each reads "after seq"), and a store hiccup only delays the next one.

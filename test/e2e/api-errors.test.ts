@@ -70,7 +70,7 @@ describe('auth, a model backend that is down, and restarts', () => {
   test('with AIPROC_API_KEYS set, requests need a key', async () => {
     const app = await startAiproc({ OLLAMA_HOST: ollama.url, AIPROC_API_KEYS: 'k1,k2' });
     try {
-      assert.match(app.stdout(), /auth: +on \(2 API keys/);
+      assert.match(app.stdout(), /auth: +on \(2 user keys/);
       const body = JSON.stringify({ model: 'codellama-7b', messages: [{ role: 'user', content: 'hi' }] });
       assert.equal((await post(app.url, body)).status, 401);
       assert.equal((await post(app.url, body, { authorization: 'Bearer nope' })).status, 401);

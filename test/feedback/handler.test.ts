@@ -81,21 +81,25 @@ describe('feedback handler', () => {
     await assert.rejects(handle(ev), (err: unknown) => err instanceof BadInputError && err.param === 'type' && /dev\.aiproc\.job\.failed/.test(err.message));
   });
 
-  it('stores a proposed rule inactive by default, once per event, and refreshes the rules cache', async () => {
+  it('stores a proposed rule inactive, once per event, with the origin the server gives a feedback sender', async () => {
     const model = 'coder';
     assert.deepEqual(await ctx.rules.get('inference', model), []);
-    const inactive = makeEvent(EventTypes.ruleProposed, { scope: 'inference', model, text: 'Cite the docs.', origin: 'n8n', active: false }, { source: 'test/n8n' });
+    const inactive = makeEvent(EventTypes.ruleProposed, { scope: 'inference', model, text: 'Cite the docs.', origin: 'person', active: false }, { source: 'test/n8n' });
     await handle(inactive);
     await handle(inactive);
     const proposed = (await store.listRules({ scope: 'inference' })).filter((r) => r.text === 'Cite the docs.');
     assert.equal(proposed.length, 1);
     assert.equal(proposed[0]!.active, false);
-    assert.equal(proposed[0]!.origin, 'n8n');
+    assert.equal(proposed[0]!.origin, 'n8n', 'a feedback sender cannot claim to be a person');
+    assert.deepEqual(await ctx.rules.get('inference', model), []);
+  });
 
+  it('refuses a proposal that asks to be active: only an administrator activates a rule', async () => {
+    const model = 'coder';
     const active = makeEvent(EventTypes.ruleProposed, { scope: 'inference', model, text: 'Answer in English.', origin: 'n8n', active: true }, { source: 'test/n8n' });
-    await handle(active);
-    // The cache held [] for this model; the handler's invalidate() makes the new rule visible at once.
-    assert.deepEqual((await ctx.rules.get('inference', model)).map((r) => r.text), ['Answer in English.']);
+    await assert.rejects(handle(active), (err: unknown) => err instanceof BadInputError && err.param === 'data.active');
+    assert.equal((await store.listRules()).filter((r) => r.text === 'Answer in English.').length, 0, 'nothing stored');
+    assert.deepEqual(await ctx.rules.get('inference', model), []);
   });
 
   it('stores a new version of an existing rule, and refuses one of a rule that does not exist', async () => {

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Hono } from 'hono';
 import { createRulesApi } from '../../functions/feedback/rules-api.ts';
 import type { RuleStats, RuleView, Store } from '../../functions/lib/store/types.ts';
-import { makeCtx, openStore, seedJob } from './support.ts';
+import { asPrincipal, makeCtx, openStore, seedJob } from './support.ts';
 
 describe('rules API', () => {
   let store: Store;
   let ctx: ReturnType<typeof makeCtx>;
-  let app: ReturnType<typeof createRulesApi>;
+  let app: Hono;
   before(async () => {
     store = await openStore();
     ctx = makeCtx(store);
-    app = createRulesApi(ctx);
+    app = asPrincipal(createRulesApi(ctx), { id: 'admin:ops', name: 'ops', role: 'admin' });
   });
   after(() => store.close());
 

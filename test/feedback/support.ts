@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
 import { pino } from 'pino';
+import type { Principal } from '../../functions/lib/auth/principal.ts';
 import { SettingsSchema, type Settings } from '../../functions/lib/config/settings.ts';
 import { parseModelsConfig } from '../../functions/lib/config/models.ts';
 import type { FunctionContext } from '../../functions/lib/context.ts';
@@ -53,4 +55,14 @@ export async function openStore(): Promise<Store> {
   const store = new SqlStore(pgliteDriver());
   await store.init();
   return store;
+}
+
+/** `app` as the API mounts it, behind auth that found `principal` (no keys involved). */
+export function asPrincipal(app: Hono, principal: Principal): Hono {
+  const outer = new Hono();
+  outer.use('*', async (c, next) => {
+    c.set('principal', principal);
+    await next();
+  });
+  return outer.route('/', app);
 }

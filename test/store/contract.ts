@@ -246,6 +246,25 @@ export function storeContract(name: string, h: StoreHarness): void {
       assert.equal(jobs[0]?.parts.length, 1);
     });
 
+    it('records a job\'s principal and lists only a principal\'s jobs (and its end user\'s) when scoped', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const mine = newJob({ principal: { id: `user:a-${tag}`, role: 'user' } });
+      const theirs = newJob({ principal: { id: `user:b-${tag}`, role: 'user' } });
+      const viaU1 = newJob({ principal: { id: `gateway:g-${tag}`, role: 'gateway' }, meta: { user: `u1-${tag}` } });
+      const viaU2 = newJob({ principal: { id: `gateway:g-${tag}`, role: 'gateway' }, meta: { user: `u2-${tag}` } });
+      for (const j of [mine, theirs, viaU1, viaU2]) await store.createJob(j);
+      const got = await store.getJob(mine.id);
+      assert.equal(got?.principal, `user:a-${tag}`);
+      assert.equal(got?.principalRole, 'user');
+      const ids = async (scope: { principal?: string; user?: string }) => (await store.listJobs(200, scope)).map((j) => j.id).sort();
+      assert.deepEqual(await ids({ principal: `user:a-${tag}` }), [mine.id]);
+      assert.deepEqual(await ids({ principal: `gateway:g-${tag}` }), [viaU1.id, viaU2.id].sort());
+      assert.deepEqual(await ids({ principal: `gateway:g-${tag}`, user: `u1-${tag}` }), [viaU1.id]);
+      const unnamed = newJob();
+      await store.createJob(unnamed);
+      assert.equal((await store.getJob(unnamed.id))?.principal, 'unknown');
+    });
+
     it('sees an inbox event once per (source, id)', async () => {
       const id = randomUUID();
       assert.equal(await store.markEventProcessed('n8n/flow-1', id), true);

@@ -16,6 +16,8 @@ const IDENT = /^[a-z_][a-z0-9_]*$/;
 const OPS: Record<string, string> = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
 const RESERVED = new Set(['select', 'order', 'limit', 'offset', 'columns', 'on_conflict']);
 
+const JSON_TEXT = /^([a-z_][a-z0-9_]*)->>([A-Za-z0-9_]+)$/;
+
 export function ident(name: string): string {
   if (!IDENT.test(name)) throw new ApiError(400, 'PGRST100', `"${name}" is not a column this stand-in accepts`);
   return `"${name}"`;
@@ -59,7 +61,9 @@ export function selectSql(schema: string, table: string, params: URLSearchParams
   const where: string[] = [];
   for (const [key, raw] of params) {
     if (RESERVED.has(key)) continue;
-    const col = ident(key);
+    // PostgREST's JSON path filter, `meta->>user=eq.x`: a text field of a jsonb column.
+    const json = JSON_TEXT.exec(key);
+    const col = json ? `${ident(json[1]!)} ->> '${json[2]}'` : ident(key);
     const dot = raw.indexOf('.');
     const op = dot < 0 ? raw : raw.slice(0, dot);
     const value = dot < 0 ? '' : raw.slice(dot + 1);

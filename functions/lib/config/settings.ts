@@ -31,8 +31,14 @@ export const SettingsSchema = z.object({
   AMQP_URL: url('AMQP_URL'),
   SUPABASE_URL: url('SUPABASE_URL'),
   SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
-  /** Bearer tokens accepted by the OpenAI-compatible API; open when empty. */
+  /** Users' bearer keys (`key` or `name:key`): chat, and read their own jobs. Open when no keys of any role are set. */
   AIPROC_API_KEYS: csv,
+  /** Administrators' keys (`key` or `name:key`): every job, the rules API. */
+  AIPROC_ADMIN_KEYS: csv,
+  /** Trusted front ends' keys (OpenWebUI): may name their end user with X-OpenWebUI-User-Id. */
+  AIPROC_GATEWAY_KEYS: csv,
+  /** Serve the API on a non-loopback HOST with no keys at all (anyone who reaches it is admin). */
+  AIPROC_ALLOW_OPEN: z.stringbool().default(false),
   /** Bearer tokens accepted by the feedback function's HTTP endpoint. */
   AIPROC_FEEDBACK_TOKENS: csv,
   /** Standard Webhooks secrets (`whsec_…`) accepted by the feedback function; several for rotation. */

@@ -52,6 +52,8 @@ export function toJob(r: Row, partRows: Row[], ruleIds: string[]): JobView {
     status: r.status as JobStatus,
     model: String(r.model),
     owner: String(r.owner),
+    principal: String(r.principal ?? 'unknown'),
+    principalRole: String(r.principal_role ?? 'unknown'),
     messages: (r.messages ?? []) as ChatMessage[],
     meta: (r.meta ?? {}) as JobMeta,
     fastPath: Boolean(r.fast_path),

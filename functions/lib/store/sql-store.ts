@@ -1,3 +1,4 @@
+import type { JobScope } from '../auth/principal.ts';
 import type { PlanPart, Usage } from '../events/schemas.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -104,8 +105,13 @@ export class SqlStore implements Store {
     return (await this.#withParts(jobs))[0] ?? null;
   }
 
-  async listJobs(limit: number): Promise<JobView[]> {
-    const jobs = await this.#db.query('select * from aiproc.jobs order by created_at desc, id limit $1', [limit]);
+  async listJobs(limit: number, scope: JobScope = {}): Promise<JobView[]> {
+    const jobs = await this.#db.query(
+      `select * from aiproc.jobs
+        where ($2::text is null or principal = $2) and ($3::text is null or meta ->> 'user' = $3)
+        order by created_at desc, id limit $1`,
+      [limit, scope.principal ?? null, scope.user ?? null],
+    );
     return this.#withParts(jobs);
   }
 

@@ -1,4 +1,5 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import type { JobScope } from '../auth/principal.ts';
 import type { PlanPart, Usage } from '../events/schemas.ts';
 import { ConfigError, NotFoundError, RetryLaterError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -166,10 +167,11 @@ export class SupabaseStore implements Store {
     return (await this.#withParts(jobs))[0] ?? null;
   }
 
-  async listJobs(limit: number): Promise<JobView[]> {
-    const jobs = await this.#select(
-      this.#db.from('jobs').select('*').order('created_at', { ascending: false }).order('id').limit(limit).retry(false),
-    );
+  async listJobs(limit: number, scope: JobScope = {}): Promise<JobView[]> {
+    let q = this.#db.from('jobs').select('*');
+    if (scope.principal !== undefined) q = q.eq('principal', scope.principal);
+    if (scope.user !== undefined) q = q.eq('meta->>user', scope.user);
+    const jobs = await this.#select(q.order('created_at', { ascending: false }).order('id').limit(limit).retry(false));
     return this.#withParts(jobs);
   }
 

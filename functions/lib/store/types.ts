@@ -1,3 +1,4 @@
+import type { JobScope } from '../auth/principal.ts';
 import type { ChatMessage, PlanPart, Usage } from '../events/schemas.ts';
 
 export type JobStatus = 'planning' | 'running' | 'merging' | 'completed' | 'failed' | 'cancelled';
@@ -19,6 +20,8 @@ export interface NewJob {
   owner: string;
   stream: boolean;
   meta: JobMeta;
+  /** Who asked (functions/lib/auth/principal.ts); `unknown` when not given. */
+  principal?: { id: string; role: string };
 }
 
 export interface PartView {
@@ -41,6 +44,9 @@ export interface JobView {
   status: JobStatus;
   model: string;
   owner: string;
+  /** Who asked: `<role>:<name>` of the API key, `local` with no keys, `unknown` before principals were recorded. */
+  principal: string;
+  principalRole: string;
   messages: ChatMessage[];
   meta: JobMeta;
   fastPath: boolean;
@@ -166,8 +172,8 @@ export interface Store {
   /** Cancels a job that has not finished; its pending and running parts become cancelled. */
   cancelJob(jobId: string): Promise<boolean>;
   getJob(jobId: string): Promise<JobView | null>;
-  /** Newest first. */
-  listJobs(limit: number): Promise<JobView[]>;
+  /** Newest first; only a principal's jobs (and its asserted end user's) when the scope says so. */
+  listJobs(limit: number, scope?: JobScope): Promise<JobView[]>;
   /** Jobs whose parts are all in and whose synthesis is unclaimed or whose lease ran out (recovery after a crash). */
   jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]>;
 
