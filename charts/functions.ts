@@ -5,8 +5,8 @@ import { Queues } from '../functions/lib/bus/topology.ts';
 import type { ChartConfig, DeployedModel } from './config.ts';
 import { functionsImage, OfficialImages } from './images.ts';
 import { SecretKeys } from './secrets.ts';
-import { KnativeService } from './constructs/knative-service.ts';
-import { labelsOf, plainEnv, resources, secretEnv, secretRefEnv } from './constructs/pod.ts';
+import { httpProbes, knativeResources, KnativeService, type KnativeContainer, type KnativeVolume } from './constructs/knative-service.ts';
+import { labelsOf, plainEnv, secretEnv, secretRefEnv } from './constructs/pod.ts';
 import { RabbitmqSource } from './constructs/rabbitmq.ts';
 import { MODEL_CACHE_PVC, RABBITMQ_CLUSTER, type PlatformChart } from './platform.ts';
 
@@ -82,19 +82,18 @@ export class FunctionsChart extends Chart {
       ...plainEnv({ AMQP_URL: `amqp://$(RABBITMQ_USERNAME):$(RABBITMQ_PASSWORD)@${svcHost(platform.rabbitmq.host)}:5672` }),
       ...storeEnv(cfg, platform),
     ];
-    const functionContainer = (fn: string, extra: k8s.EnvVar[]): k8s.Container => ({
+    const functionContainer = (fn: string, extra: k8s.EnvVar[]): KnativeContainer => ({
       name: 'function',
       image,
       imagePullPolicy: 'IfNotPresent',
       ports: [{ name: 'http1', containerPort: FUNCTION_PORT }],
       env: [...plainEnv({ FUNCTION: fn }), ...commonEnv, ...extra],
-      readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromNumber(FUNCTION_PORT) }, periodSeconds: 5, failureThreshold: 3 },
-      livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(FUNCTION_PORT) }, periodSeconds: 15, failureThreshold: 4 },
-      resources: resources('100m', '192Mi', '1', '768Mi'),
+      ...httpProbes(FUNCTION_PORT),
+      resources: knativeResources('100m', '192Mi', '1', '768Mi'),
       securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
       volumeMounts: [{ name: 'models-config', mountPath: MODELS_MOUNT, readOnly: true }],
     });
-    const configVolume: k8s.Volume = { name: 'models-config', configMap: { name: MODELS_CONFIGMAP } };
+    const configVolume: KnativeVolume = { name: 'models-config', configMap: { name: MODELS_CONFIGMAP } };
     const ollamaUrl = (slug: string) => `http://${svcHost(ollamaServiceName(slug))}:${OLLAMA_PORT}`;
 
     const add = (svc: KnativeService) => this.services.set(svc.serviceName, svc);
@@ -175,9 +174,9 @@ export class FunctionsChart extends Chart {
     source('feedback', Queues.feedback, 'feedback', FunctionScaling.feedback.max * FunctionScaling.feedback.concurrency);
   }
 
-  private inference(m: DeployedModel, ns: string, fn: (f: string, env: k8s.EnvVar[]) => k8s.Container, configVolume: k8s.Volume, cfg: ChartConfig): KnativeService {
+  private inference(m: DeployedModel, ns: string, fn: (f: string, env: k8s.EnvVar[]) => KnativeContainer, configVolume: KnativeVolume, cfg: ChartConfig): KnativeService {
     const gpu = m.scaling.gpu;
-    const ollama: k8s.Container = {
+    const ollama: KnativeContainer = {
       name: 'ollama',
       image: OfficialImages.ollama,
       imagePullPolicy: 'IfNotPresent',
@@ -191,7 +190,7 @@ export class FunctionsChart extends Chart {
         OLLAMA_NUM_PARALLEL: String(m.scaling.concurrency + m.roles.length),
       }),
       volumeMounts: [{ name: 'models', mountPath: '/root/.ollama' }],
-      resources: resources('500m', '1Gi', '8', '48Gi', gpu > 0 ? { 'nvidia.com/gpu': String(gpu) } : {}),
+      resources: knativeResources('500m', '1Gi', '8', '48Gi', gpu > 0 ? { 'nvidia.com/gpu': String(gpu) } : {}),
     };
     const selector = cfg.env.AIPROC_GPU_NODE_SELECTOR?.split('=');
     return new KnativeService(this, `inference-${m.slug}`, {

@@ -1,6 +1,39 @@
-import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
+import {
+  Service,
+  ServiceSpecTemplateSpecContainersLivenessProbeHttpGetPort as LivenessPort,
+  ServiceSpecTemplateSpecContainersReadinessProbeHttpGetPort as ReadinessPort,
+  ServiceSpecTemplateSpecContainersResourcesLimits as Limit,
+  ServiceSpecTemplateSpecContainersResourcesRequests as Request,
+  type ServiceSpecTemplateSpecContainers,
+  type ServiceSpecTemplateSpecContainersResources,
+  type ServiceSpecTemplateSpecVolumes,
+} from '../../imports/knative-serving-serving.knative.dev.ts';
+import { PART_OF, quantities } from './pod.ts';
+
+/** A container as Knative's Service CRD allows it (a subset of the Kubernetes pod spec). */
+export type KnativeContainer = ServiceSpecTemplateSpecContainers;
+/** A volume as Knative's Service CRD allows it. */
+export type KnativeVolume = ServiceSpecTemplateSpecVolumes;
+
+/**
+ * Requests and limits of a Knative container, written the way people read them.
+ * @example knativeResources('100m', '192Mi', '1', '768Mi', { 'nvidia.com/gpu': '1' })
+ */
+export const knativeResources: (cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string, extraLimits?: Record<string, string>) => ServiceSpecTemplateSpecContainersResources =
+  quantities(Request.fromString, Limit.fromString);
+
+/**
+ * Readiness and liveness over HTTP on the serving port.
+ * @example { ...httpProbes(8080) }
+ */
+export function httpProbes(port: number): Pick<KnativeContainer, 'readinessProbe' | 'livenessProbe'> {
+  return {
+    readinessProbe: { httpGet: { path: '/readyz', port: ReadinessPort.fromNumber(port) }, periodSeconds: 5, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: LivenessPort.fromNumber(port) }, periodSeconds: 15, failureThreshold: 4 },
+  };
+}
 
 /** Props of a Knative Service (serving.knative.dev/v1) running one revision template. */
 export interface KnativeServiceProps {
@@ -20,46 +53,42 @@ export interface KnativeServiceProps {
   /** How long a new revision may take to become ready (a first model pull is slow). @default Knative's 600s */
   readonly progressDeadline?: string;
   /** The serving container first (the only one with a port), sidecars after it. */
-  readonly containers: readonly k8s.Container[];
-  readonly volumes?: readonly k8s.Volume[];
+  readonly containers: readonly KnativeContainer[];
+  readonly volumes?: readonly KnativeVolume[];
+  /** Kubernetes tolerations (Knative's CRD leaves them untyped: behind its `kubernetes.podspec-tolerations` flag). */
   readonly tolerations?: readonly k8s.Toleration[];
   readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
 /**
- * A Knative Service. Knative's CRD has no generated cdk8s class here, so this writes the object
- * with cdk8s-plus-34's Kubernetes types for the pod parts (containers, volumes, tolerations).
+ * A Knative Service, typed by the construct `cdk8s import` generated from Knative's CRD
+ * (crds/knative-serving.service.yaml): a field Knative does not know does not compile.
  * @example new KnativeService(chart, 'merger', { name: 'merger', namespace: 'aiproc', minScale: 1, maxScale: 3, containerConcurrency: 10, containers: [c] })
  */
-export class KnativeService extends ApiObject {
-  static readonly apiVersion = 'serving.knative.dev/v1';
-  static readonly kind = 'Service';
+export class KnativeService extends Service {
   readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: KnativeServiceProps) {
-    const labels: Record<string, string> = { 'app.kubernetes.io/part-of': 'aiproc', ...props.labels };
+    const labels: Record<string, string> = { ...PART_OF, ...props.labels };
     if (props.clusterLocal) labels['networking.knative.dev/visibility'] = 'cluster-local';
     const annotations: Record<string, string> = {
       'autoscaling.knative.dev/min-scale': String(props.minScale),
       'autoscaling.knative.dev/max-scale': String(props.maxScale),
     };
     if (props.progressDeadline) annotations['serving.knative.dev/progress-deadline'] = props.progressDeadline;
-    const spec: Record<string, unknown> = {
-      containerConcurrency: props.containerConcurrency,
-      containers: props.containers.map((c) => k8s.toJson_Container(c)),
-    };
-    if (props.timeoutSeconds !== undefined) spec.timeoutSeconds = props.timeoutSeconds;
-    if (props.volumes?.length) spec.volumes = props.volumes.map((v) => k8s.toJson_Volume(v));
-    if (props.tolerations?.length) spec.tolerations = props.tolerations.map((t) => k8s.toJson_Toleration(t));
-    if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) spec.nodeSelector = { ...props.nodeSelector };
     super(scope, id, {
-      apiVersion: KnativeService.apiVersion,
-      kind: KnativeService.kind,
       metadata: { name: props.name, namespace: props.namespace, labels },
       spec: {
         template: {
-          metadata: { labels: { 'app.kubernetes.io/part-of': 'aiproc', ...props.labels }, annotations },
-          spec,
+          metadata: { labels: { ...PART_OF, ...props.labels }, annotations },
+          spec: {
+            containerConcurrency: props.containerConcurrency,
+            containers: [...props.containers],
+            timeoutSeconds: props.timeoutSeconds,
+            volumes: props.volumes?.length ? [...props.volumes] : undefined,
+            tolerations: props.tolerations?.length ? props.tolerations.map((t) => k8s.toJson_Toleration(t)) : undefined,
+            nodeSelector: props.nodeSelector && Object.keys(props.nodeSelector).length > 0 ? { ...props.nodeSelector } : undefined,
+          },
         },
       },
     });

@@ -2,16 +2,23 @@ import { k8s } from 'cdk8s-plus-34';
 import { SECRET_NAME, type SecretKey } from '../secrets.ts';
 
 /**
+ * Builds a requests-and-limits writer for one pair of quantity types (cdk8s-plus's for plain
+ * Kubernetes objects; the generated ones of a CRD such as Knative's Service).
+ * @example const res = quantities(k8s.Quantity.fromString, k8s.Quantity.fromString)
+ */
+export function quantities<R, L>(request: (v: string) => R, limit: (v: string) => L) {
+  return (cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string, extraLimits: Record<string, string> = {}) => ({
+    requests: { cpu: request(cpuRequest), memory: request(memoryRequest) },
+    limits: { cpu: limit(cpuLimit), memory: limit(memoryLimit), ...Object.fromEntries(Object.entries(extraLimits).map(([k, v]) => [k, limit(v)])) },
+  });
+}
+
+/**
  * Requests and limits, written the way people read them.
  * @example resources('100m', '128Mi', '1', '512Mi')
  */
-export function resources(cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string, extraLimits: Record<string, string> = {}): k8s.ResourceRequirements {
-  const q = (v: string) => k8s.Quantity.fromString(v);
-  return {
-    requests: { cpu: q(cpuRequest), memory: q(memoryRequest) },
-    limits: { cpu: q(cpuLimit), memory: q(memoryLimit), ...Object.fromEntries(Object.entries(extraLimits).map(([k, v]) => [k, q(v)])) },
-  };
-}
+export const resources: (cpuRequest: string, memoryRequest: string, cpuLimit: string, memoryLimit: string, extraLimits?: Record<string, string>) => k8s.ResourceRequirements =
+  quantities(k8s.Quantity.fromString, k8s.Quantity.fromString);
 
 /** An env var read from the aiproc Secret. @example secretEnv('AIPROC_API_KEYS') */
 export function secretEnv(key: SecretKey, as: string = key): k8s.EnvVar {

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
-import { PART_OF } from './pod.ts';
+import type { Construct } from 'constructs';
+import { Binding, BindingSpecDestinationType } from '../../imports/rabbitmq-binding-rabbitmq.com.ts';
+import {
+  RabbitmqCluster as RabbitmqClusterObject,
+  RabbitmqClusterSpecPersistenceStorage as Storage,
+  RabbitmqClusterSpecResourcesLimits as Limit,
+  RabbitmqClusterSpecResourcesRequests as Request,
+} from '../../imports/rabbitmq-cluster-rabbitmq.com.ts';
+import { Exchange } from '../../imports/rabbitmq-exchange-rabbitmq.com.ts';
+import { Queue, QueueSpecDeletionPolicy } from '../../imports/rabbitmq-queue-rabbitmq.com.ts';
+import { RabbitmqSource as RabbitmqSourceObject, type RabbitmqSourceSpec } from '../../imports/rabbitmq-source-sources.knative.dev.ts';
+import { PART_OF, quantities } from './pod.ts';
 
 const objectName = (s: string) => s.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
 
@@ -19,17 +28,15 @@ export interface RabbitmqClusterProps {
  * password) which the sources and the functions read.
  * @example new RabbitmqCluster(chart, 'rabbitmq', { name: 'aiproc-rabbitmq', namespace: 'aiproc', storageClassName: 'aiproc-local' })
  */
-export class RabbitmqCluster extends ApiObject {
+export class RabbitmqCluster extends RabbitmqClusterObject {
   readonly clusterName: string;
   constructor(scope: Construct, id: string, props: RabbitmqClusterProps) {
     super(scope, id, {
-      apiVersion: 'rabbitmq.com/v1beta1',
-      kind: 'RabbitmqCluster',
       metadata: { name: props.name, namespace: props.namespace, labels: { ...PART_OF } },
       spec: {
         replicas: 1,
-        persistence: { storageClassName: props.storageClassName, storage: props.storage ?? '10Gi' },
-        resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+        persistence: { storageClassName: props.storageClassName, storage: Storage.fromString(props.storage ?? '10Gi') },
+        resources: quantities(Request.fromString, Limit.fromString)('250m', '1Gi', '1', '1Gi'),
         rabbitmq: { additionalConfig: 'consumer_timeout = 3600000\n' },
       },
     });
@@ -53,11 +60,9 @@ interface TopologyBase {
 }
 
 /** A messaging-topology-operator Exchange. @example new TopologyExchange(c, 'x', { namespace, cluster, name: 'aiproc.tasks', type: 'direct' }) */
-export class TopologyExchange extends ApiObject {
+export class TopologyExchange extends Exchange {
   constructor(scope: Construct, id: string, props: TopologyBase & { readonly name: string; readonly type: string }) {
     super(scope, id, {
-      apiVersion: 'rabbitmq.com/v1beta1',
-      kind: 'Exchange',
       metadata: { name: `exchange-${objectName(props.name)}`, namespace: props.namespace, labels: { ...PART_OF } },
       spec: { name: props.name, type: props.type, durable: true, autoDelete: false, rabbitmqClusterReference: { name: props.cluster } },
     });
@@ -65,13 +70,11 @@ export class TopologyExchange extends ApiObject {
 }
 
 /** A messaging-topology-operator Queue with its arguments (dead-letter policy included). */
-export class TopologyQueue extends ApiObject {
+export class TopologyQueue extends Queue {
   readonly queueName: string;
   readonly queueArguments: Readonly<Record<string, unknown>>;
   constructor(scope: Construct, id: string, props: TopologyBase & { readonly name: string; readonly arguments: Readonly<Record<string, unknown>> }) {
     super(scope, id, {
-      apiVersion: 'rabbitmq.com/v1beta1',
-      kind: 'Queue',
       metadata: { name: `queue-${objectName(props.name)}`, namespace: props.namespace, labels: { ...PART_OF } },
       spec: {
         name: props.name,
@@ -79,7 +82,7 @@ export class TopologyQueue extends ApiObject {
         durable: true,
         autoDelete: false,
         // Keep the messages if the object is deleted (`--down`): only a person deletes a queue with work in it.
-        deletionPolicy: 'retain',
+        deletionPolicy: QueueSpecDeletionPolicy.RETAIN,
         arguments: Object.fromEntries(Object.entries(props.arguments).filter(([k]) => k !== 'x-queue-type')),
         rabbitmqClusterReference: { name: props.cluster },
       },
@@ -90,17 +93,15 @@ export class TopologyQueue extends ApiObject {
 }
 
 /** A messaging-topology-operator Binding of a queue to an exchange. */
-export class TopologyBinding extends ApiObject {
+export class TopologyBinding extends Binding {
   constructor(scope: Construct, id: string, props: TopologyBase & { readonly source: string; readonly queue: string; readonly routingKey: string }) {
     const suffix = props.routingKey ? `-${objectName(props.routingKey)}` : '';
     super(scope, id, {
-      apiVersion: 'rabbitmq.com/v1beta1',
-      kind: 'Binding',
       metadata: { name: `binding-${objectName(props.source)}-to-${objectName(props.queue)}${suffix}`, namespace: props.namespace, labels: { ...PART_OF } },
       spec: {
         source: props.source,
         destination: props.queue,
-        destinationType: 'queue',
+        destinationType: BindingSpecDestinationType.QUEUE,
         routingKey: props.routingKey,
         rabbitmqClusterReference: { name: props.cluster },
       },
@@ -134,19 +135,17 @@ export interface RabbitmqSourceProps extends TopologyBase {
  * is what keeps a failed event.
  * @example new RabbitmqSource(c, 's', { namespace, cluster, name: 'merger', queue: 'aiproc.results', sink: 'merger', parallelism: 30, retry: 5, backoffDelay: 'PT0.5S' })
  */
-export class RabbitmqSource extends ApiObject {
+export class RabbitmqSource extends RabbitmqSourceObject {
   readonly queue: string;
   readonly sink: string;
   constructor(scope: Construct, id: string, props: RabbitmqSourceProps) {
-    const spec = {
+    const spec: RabbitmqSourceSpec = {
       rabbitmqClusterReference: { name: props.cluster },
       rabbitmqResourcesConfig: { queueName: props.queue, predeclared: true, parallelism: props.parallelism, vhost: '/' },
       delivery: { retry: props.retry, backoffPolicy: 'exponential', backoffDelay: props.backoffDelay },
       sink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: props.sink } },
     };
     super(scope, id, {
-      apiVersion: 'sources.knative.dev/v1alpha1',
-      kind: 'RabbitmqSource',
       metadata: {
         name: props.name,
         namespace: props.namespace,

@@ -13,8 +13,8 @@ const variants: Record<string, Record<string, string>> = {
 };
 
 describe('every synthesised object validates against its real schema', () => {
-  it('reads the CRD schemas of Knative, eventing-rabbitmq and the RabbitMQ operators from shared/crds', () => {
-    // GIVEN the CRD files beside the project
+  it('reads the CRD schemas of Knative, eventing-rabbitmq and the RabbitMQ operators from crds/', () => {
+    // GIVEN the CRD files the project keeps
     // WHEN they are compiled
     const kinds = [...crdValidatorMap().keys()];
     // THEN every kind the charts write has a validator

@@ -8,9 +8,9 @@ import { ChartEnvSchema, chartConfigOf, type ChartConfig } from '../../charts/co
 import { buildCharts } from '../../charts/main.ts';
 import { parseModelsConfig } from '../../functions/lib/config/models.ts';
 
-/** The project root and, beside it, shared/ (where CI's clone finds it too). */
+/** The project root and the CRDs it keeps (crds/, the files cdk8s.yaml imports). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CRDS = resolve(ROOT, '..', 'shared', 'crds');
+export const CRDS = join(ROOT, 'crds');
 
 export interface K8sObject {
   apiVersion: string;
@@ -52,7 +52,7 @@ function strict(schema: any): any {
 
 let crdValidators: Map<string, ValidateFunction> | undefined;
 
-/** Validators for every CRD in shared/crds, by `group/version Kind`. */
+/** Validators for every CRD in crds/, by `group/version Kind`. */
 export function crdValidatorMap(): Map<string, ValidateFunction> {
   if (crdValidators) return crdValidators;
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
@@ -81,7 +81,7 @@ async function coreModel(o: K8sObject): Promise<{ validate(): void } | undefined
 }
 
 /**
- * Validates one object against its real schema: a CRD from shared/crds, or the Kubernetes API
+ * Validates one object against its real schema: a CRD from crds/, or the Kubernetes API
  * schema shipped by kubernetes-models. Returns the problems (empty = valid); an object with no
  * known schema is a problem too, so nothing passes unchecked.
  */

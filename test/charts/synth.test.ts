@@ -14,7 +14,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 /** `cdk8s synth` (what `npm run synth` runs), Node 24 first on PATH as npm puts it. */
 function cdk8sSynth(out: string, env: Record<string, string> = {}) {
   const bin = join(ROOT, 'node_modules', '.bin');
-  const r = spawnSync(join(bin, 'cdk8s'), ['synth', '--output', out], {
+  const r = spawnSync(join(bin, 'cdk8s'), ['synth', '--no-check-upgrade', '--output', out], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH}`, ...env },

@@ -17,7 +17,7 @@ import { plan, result, ROOT, ScriptModel, sleep } from './harness.ts';
 // `npm run cluster` / Knative: the splitter and the inference functions are separate processes on
 // RabbitMQ (here: two runtimes, each with its own AmqpBus, as cluster.ts composes them). On the
 // in-process bus a client that goes away aborts the generation of its parts (MemoryBus.cancelJob);
-// DESIGN says both buses have the same semantics, README says a disconnect cancels the job's parts.
+// docs/architecture.md says both buses have the same semantics, README says a disconnect cancels the job's parts.
 test('on RabbitMQ, a client that disconnects stops the generation of its running parts (as on the in-process bus)', async () => {
   const vh = await createVhost('robust-cancel');
   const dir = mkdtempSync(join(tmpdir(), 'aiproc-robust-'));

@@ -34,7 +34,7 @@ for (const [what, init] of cases) {
   });
 }
 
-// DESIGN: Knative's RabbitMQ source retries 404, 413, 425, 429, 502, 503 and 504; "a function answers
+// docs/architecture.md: Knative's RabbitMQ source retries 404, 413, 425, 429, 502, 503 and 504; "a function answers
 // 503/429 for 'try again', 400 for 'never'". An event over the body limit can never succeed, yet
 // POST / answers 413, which the source (and the local dispatcher, RETRIED_STATUSES) retries.
 test('POST / answers an event that is too large with a status the RabbitMQ source does not retry', async () => {

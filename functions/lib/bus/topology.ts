@@ -1,7 +1,7 @@
 import { EventTypes, type EventType } from '../events/schemas.ts';
 
 /**
- * Names of the RabbitMQ topology (DESIGN: RabbitMQ topology), shared by the in-process bus,
+ * Names of the RabbitMQ topology (docs/architecture.md: RabbitMQ topology), shared by the in-process bus,
  * the AMQP transport and charts/ so they cannot drift.
  */
 export const Exchanges = {
