@@ -12,6 +12,9 @@ const node24 = join(root, 'node_modules', '.bin', 'node');
 
 const stale = !existsSync(installed) || !existsSync(node24) || statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000;
 if (stale) {
-  console.log('aiproc: installing dependencies (npm ci; includes Node 24 from the npm registry)…');
-  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  console.log('aiproc: installing dependencies (npm ci; includes Node 24 from the npm registry, a minute or two the first time)…');
+  // --loglevel=error: the machine's Node may be older than some packages ask for (it only runs
+  // this installer; everything after runs on the Node 24 installed here), so npm's EBADENGINE
+  // warnings would be noise. Its progress spinner, its summary line and real errors still show.
+  execSync('npm ci --no-audit --no-fund --loglevel=error', { cwd: root, stdio: 'inherit' });
 }
