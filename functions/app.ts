@@ -24,6 +24,10 @@ import { Metrics } from './lib/metrics/index.ts';
 import { hasDepths, reportQueueDepth, reportRuleRatings } from './lib/metrics/collectors.ts';
 import { observedModel } from './lib/metrics/model.ts';
 import { metricsRoute } from './lib/metrics/route.ts';
+import { noTelemetry, type Telemetry } from './lib/telemetry/index.ts';
+import { tracedDeliver, tracedEmit } from './lib/telemetry/events.ts';
+import { tracedFetch } from './lib/telemetry/http.ts';
+import { genAiSpan } from './lib/telemetry/model.ts';
 import { createApi } from './splitter/api.ts';
 import { ReplyHub } from './splitter/replies.ts';
 
@@ -58,6 +62,8 @@ export interface RuntimeOptions {
   inferenceConcurrency?: (model: ModelsConfig['models'][number]) => number;
   /** The process's metrics (served at `GET /metrics`). Default: a new registry. */
   metrics?: Metrics;
+  /** The process's tracing (startTelemetry). Default: off. */
+  telemetry?: Telemetry;
 }
 
 export interface Runtime {
@@ -82,16 +88,23 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const instance = opts.instance ?? `aiproc-${randomBytes(4).toString('hex')}`;
   const log = opts.log.child({ instance });
   const metrics = opts.metrics ?? new Metrics();
+  const telemetry = opts.telemetry ?? noTelemetry;
+  const traced = <A extends unknown[]>(deliver: (ev: AnyEvent, ...rest: A) => Promise<void>) => tracedDeliver(telemetry, deliver);
   const ctx: FunctionContext = {
     settings,
     config,
     store,
-    model: observedModel(model, { metrics, nameOf: (tag) => config.models.find((m) => m.ollama === tag)?.slug ?? tag }),
+    model: observedModel(model, {
+      metrics,
+      nameOf: (tag) => config.models.find((m) => m.ollama === tag)?.slug ?? tag,
+      ...(telemetry.enabled && { around: genAiSpan(telemetry, model.backend) }),
+    }),
     rules: new RulesCache(store),
     log,
-    emit: (e) => bus.publish(e),
+    emit: tracedEmit(telemetry, (e) => bus.publish(e)),
     instance,
     metrics,
+    telemetry,
   };
   const stops: Array<() => Promise<void> | void> = [];
 
@@ -104,10 +117,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   for (const slug of roles.inference ?? []) {
     const m = config.models.find((x) => x.slug === slug);
     if (!m) throw new Error(`inference role for unknown model "${slug}"`);
+    // A series from the start: one per process that serves the model (the dashboard counts pods by it).
+    metrics.partsInFlight.set({ model: slug }, 0);
     stops.push(
       await bus.consume(
         Queues.task(slug),
-        (ev, info) => metrics.trackPart(slug, () => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info)),
+        traced((ev, info) => metrics.trackPart(slug, () => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info))),
         {
           concurrency: opts.inferenceConcurrency?.(m) ?? m.scaling.concurrency,
           attempts: settings.AIPROC_TASK_ATTEMPTS,
@@ -120,7 +135,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (roles.merger) {
     const mctx = { ...ctx, log: log.child({ fn: 'merger' }) };
     stops.push(
-      await bus.consume(Queues.results, (ev, info) => mergerHandler(ev, mctx, info), {
+      await bus.consume(Queues.results, traced((ev, info) => mergerHandler(ev, mctx, info)), {
         concurrency: 16,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
         onDeadLetter: (ev, reason, _attempts, error) => {
@@ -135,7 +150,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (roles.feedback) {
     const fctx = { ...ctx, log: log.child({ fn: 'feedback' }) };
     stops.push(
-      await bus.consume(Queues.feedback, (ev, info) => feedbackHandler(ev, fctx, info), {
+      await bus.consume(Queues.feedback, traced((ev, info) => feedbackHandler(ev, fctx, info)), {
         concurrency: 4,
         attempts: settings.AIPROC_TASK_ATTEMPTS,
         onDeadLetter: async (ev, reason) => {
@@ -164,10 +179,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stops.push(
       await bus.consume(
         Queues.reply(instance),
-        async (ev) => {
+        traced(async (ev) => {
           metrics.observeReply(ev);
           hub.deliver(ev);
-        },
+        }),
         { concurrency: 1, attempts: 1 },
       ),
     );
@@ -186,7 +201,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     if (opts.listen !== false) {
       assertSafeBind(settings);
-      const server = await listen(app, settings.HOST, settings.PORT);
+      const server = await listen(tracedFetch(telemetry, app.fetch), settings.HOST, settings.PORT);
       url = `http://${settings.HOST === '0.0.0.0' ? '127.0.0.1' : settings.HOST}:${server.port}`;
       stops.push(
         () =>
@@ -241,9 +256,9 @@ async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, e
   await failJob(ctx, jobId, job.owner, `could not merge the answers: ${reason}`);
 }
 
-function listen(app: Hono, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {
+function listen(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
+    const server = serve({ fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
     server.once('error', reject);
   });
 }

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './lib/log.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { createStore, describeStore } from './lib/store/index.ts';
+import { startTelemetry } from './lib/telemetry/index.ts';
 import { redactUrl as redactDbUrl } from './lib/store/pg-driver.ts';
 
 /** Used when AMQP_URL is not set: the local broker. */
@@ -59,7 +60,8 @@ async function runRole(spec: RoleSpec): Promise<void> {
   const settings = loadSettings();
   const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
   const instance = nameOf(spec);
-  const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc', role: instance });
+  const telemetry = await startTelemetry(`aiproc-${instance}`);
+  const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc', role: instance }, undefined, telemetry.enabled ? { mixin: telemetry.logFields } : {});
   const roles = rolesOf(spec);
   const amqpUrl = settings.AMQP_URL ?? DEFAULT_AMQP_URL;
 
@@ -74,7 +76,7 @@ async function runRole(spec: RoleSpec): Promise<void> {
     relayDeadTasks: roles.merger === true,
   });
   const model = roles.feedback ? noModel : (await resolveModelClient(settings, config, log)).client;
-  const runtime = await startRuntime({ settings, config, log, bus, store, model, roles, instance, listen: roles.splitter === true });
+  const runtime = await startRuntime({ settings, config, log, bus, store, model, roles, instance, listen: roles.splitter === true, telemetry });
   process.send?.({ type: 'ready', name: instance, url: runtime.url ?? null, model: model.describe() });
 
   let stopping = false;
@@ -86,6 +88,7 @@ async function runRole(spec: RoleSpec): Promise<void> {
     await bus.close().catch(() => {});
     await model.close().catch(() => {});
     await store.close().catch(() => {});
+    await telemetry.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

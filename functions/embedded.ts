@@ -4,6 +4,7 @@ import { MemoryBus } from './lib/bus/memory.ts';
 import type { ModelsConfig } from './lib/config/models.ts';
 import type { Settings } from './lib/config/settings.ts';
 import type { Logger } from './lib/log.ts';
+import type { Telemetry } from './lib/telemetry/index.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { createStore, type DescribedStore } from './lib/store/index.ts';
 
@@ -22,7 +23,7 @@ export interface Embedded {
  * once the store is open: loading one can take long, and a data folder in use should fail first.
  * @example const app = await startEmbedded({ settings, config, log, model: async () => client })
  */
-export async function startEmbedded(opts: { settings: Settings; config: ModelsConfig; log: Logger; model: () => Promise<ModelClient> }): Promise<Embedded> {
+export async function startEmbedded(opts: { settings: Settings; config: ModelsConfig; log: Logger; model: () => Promise<ModelClient>; telemetry?: Telemetry }): Promise<Embedded> {
   const { settings, config, log } = opts;
   mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
   const store = createStore(settings, log);
@@ -46,6 +47,7 @@ export async function startEmbedded(opts: { settings: Settings; config: ModelsCo
     roles: { splitter: true, merger: true, feedback: true, inference: config.models.map((m) => m.slug) },
     // One process stands for the whole deployment: as many parts per model as its pods would take.
     inferenceConcurrency: (m) => m.scaling.max * m.scaling.concurrency,
+    ...(opts.telemetry && { telemetry: opts.telemetry }),
   });
   return {
     runtime,
@@ -57,6 +59,7 @@ export async function startEmbedded(opts: { settings: Settings; config: ModelsCo
       await bus.close();
       await model.close();
       await store.close();
+      await opts.telemetry?.shutdown();
     },
   };
 }

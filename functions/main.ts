@@ -5,6 +5,7 @@ import { ConfigError, messageOf } from './lib/errors.ts';
 import { assertSafeBind } from './lib/http/auth.ts';
 import { createLogger } from './lib/log.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
+import { startTelemetry } from './lib/telemetry/index.ts';
 
 /**
  * `npm start`: the embedded default. All four functions in one process on the in-process bus,
@@ -15,12 +16,15 @@ async function run(): Promise<void> {
   // Before the store and the model: a refusal should not wait for a model download.
   assertSafeBind(settings);
   const config = loadModelsConfig(settings.AIPROC_MODELS_FILE);
-  const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc' });
+  // One process runs every function: one service, `aiproc` (spans say which function by name).
+  const telemetry = await startTelemetry('aiproc');
+  const log = createLogger(settings.LOG_LEVEL, { app: 'aiproc' }, undefined, telemetry.enabled ? { mixin: telemetry.logFields } : {});
   let description = '';
   const { runtime, store, close } = await startEmbedded({
     settings,
     config,
     log,
+    telemetry,
     model: async () => {
       const resolved = await resolveModelClient(settings, config, log);
       description = resolved.description;

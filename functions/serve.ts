@@ -14,6 +14,8 @@ import { EventTypes, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
 import { healthRoutes, storeAnswers } from './lib/http/health.ts';
 import { metricsRoute } from './lib/metrics/route.ts';
+import { startTelemetry } from './lib/telemetry/index.ts';
+import { tracedDeliver } from './lib/telemetry/events.ts';
 import { createLogger } from './lib/log.ts';
 import { OllamaClient } from './lib/models/ollama.ts';
 import { createStore } from './lib/store/index.ts';
@@ -37,7 +39,8 @@ async function run(): Promise<void> {
   if (fn === 'inference' && !config.models.some((m) => m.slug === slug))
     throw new ConfigError(`AIPROC_MODEL_SLUG must name a model of ${settings.AIPROC_MODELS_FILE} (${config.models.map((m) => m.slug).join(', ')}); got "${slug ?? ''}"`);
   const instance = `${fn}${slug ? `-${slug}` : ''}-${hostname().slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  const log = createLogger(settings.LOG_LEVEL, { fn, instance });
+  const telemetry = await startTelemetry(`aiproc-${fn}${fn === 'inference' ? `-${slug}` : ''}`);
+  const log = createLogger(settings.LOG_LEVEL, { fn, instance }, undefined, telemetry.enabled ? { mixin: telemetry.logFields } : {});
 
   const store = createStore(settings, log);
   await pRetry(() => store.init(), {
@@ -56,25 +59,26 @@ async function run(): Promise<void> {
   const model = new OllamaClient({ host: settings.OLLAMA_HOST });
 
   if (fn === 'splitter') {
-    const rt = await startRuntime({ settings, config, log, bus, store, model, roles: { splitter: true }, instance });
+    const rt = await startRuntime({ settings, config, log, bus, store, model, roles: { splitter: true }, instance, telemetry });
     log.info({ url: rt.url }, 'splitter listening');
     process.stdout.write(`listening on ${rt.url}\n`);
     shutdown(async () => {
       await rt.close();
       await bus.close();
       await store.close();
+      await telemetry.shutdown();
     });
     return;
   }
 
-  const rt = await startRuntime({ settings, config, log, bus, store, model, roles: {}, instance, listen: false });
+  const rt = await startRuntime({ settings, config, log, bus, store, model, roles: {}, instance, listen: false, telemetry });
   const ctx = rt.ctx;
   // Work in flight per job, so a job.cancelled broadcast (the client went away) stops it here too.
   const inFlight = new Map<string, Set<AbortController>>();
   const stopWatching = await bus.watch(EventTypes.jobCancelled, (ev) => {
     for (const ac of inFlight.get(ev.jobid ?? '') ?? []) ac.abort(new CancelledError('the client went away'));
   });
-  const run = async (ev: AnyEvent, signal: AbortSignal, work: (info: { attempt: number; signal: AbortSignal }) => Promise<void>) => {
+  const run = tracedDeliver(telemetry, async (ev: AnyEvent, signal: AbortSignal, work: (info: { attempt: number; signal: AbortSignal }) => Promise<void>) => {
     const ac = new AbortController();
     const key = ev.jobid ?? '';
     const onAbort = () => ac.abort(signal.reason);
@@ -93,7 +97,7 @@ async function run(): Promise<void> {
       set.delete(ac);
       if (set.size === 0) inFlight.delete(key);
     }
-  };
+  });
   const app = new Hono();
   app.route(
     '/',
@@ -112,6 +116,8 @@ async function run(): Promise<void> {
   const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
   let stopRecovery = () => {};
   if (fn === 'inference') {
+    // A series from the start: one per pod that serves the model (the dashboard counts pods by it).
+    rt.metrics.partsInFlight.set({ model: slug! }, 0);
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info))), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
@@ -130,6 +136,7 @@ async function run(): Promise<void> {
     await rt.close();
     await bus.close();
     await store.close();
+    await telemetry.shutdown();
   });
 }
 

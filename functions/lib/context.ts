@@ -3,6 +3,7 @@ import type { ModelsConfig } from './config/models.ts';
 import type { Settings } from './config/settings.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics/index.ts';
+import type { Telemetry } from './telemetry/index.ts';
 import type { ModelClient } from './models/types.ts';
 import type { Store } from './store/types.ts';
 import type { RulesCache } from './rules.ts';
@@ -24,6 +25,8 @@ export interface FunctionContext {
   readonly instance: string;
   /** The process's Prometheus metrics (`GET /metrics`); absent in contexts built by hand. */
   readonly metrics?: Metrics;
+  /** The process's tracing (noTelemetry when off); absent in contexts built by hand. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Per-delivery extras: the attempt number and a signal aborted when the job is cancelled. */

@@ -34,6 +34,7 @@ function prettyStream(): DestinationStream {
  * terminal, JSON lines otherwise (see logFormatOf).
  * @example const log = createLogger('info').child({ fn: 'merger' })
  */
-export function createLogger(level: string = 'info', bindings: Record<string, unknown> = {}, format: LogFormat = logFormatOf()): Logger {
-  return pino({ level, base: { ...bindings } }, format === 'pretty' ? prettyStream() : pino.destination(2));
+export function createLogger(level: string = 'info', bindings: Record<string, unknown> = {}, format: LogFormat = logFormatOf(), opts: { mixin?: () => object } = {}): Logger {
+  // The mixin (tracing on: the current trace and span ids) is added to every line.
+  return pino({ level, base: { ...bindings }, ...(opts.mixin && { mixin: opts.mixin }) }, format === 'pretty' ? prettyStream() : pino.destination(2));
 }

@@ -17,6 +17,9 @@ export interface AiprocEvent<T extends EventType = EventType> {
   readonly jobid?: string;
   readonly model?: string;
   readonly owner?: string;
+  /** W3C trace context (CloudEvents distributed-tracing extension): the span that sent the event. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
   readonly data: EventDataMap[T];
 }
 
@@ -31,7 +34,7 @@ const isEventType = (t: string): t is EventType => Object.hasOwn(DataSchemas, t)
 export function makeEvent<T extends EventType>(
   type: T,
   data: EventDataMap[T],
-  attrs: { source: string; jobid?: string; model?: string; owner?: string; id?: string; time?: string },
+  attrs: { source: string; jobid?: string; model?: string; owner?: string; id?: string; time?: string; traceparent?: string; tracestate?: string },
 ): AiprocEvent<T> {
   const parsed = parseData(type, data);
   const ev: AiprocEvent<T> = {
@@ -42,6 +45,8 @@ export function makeEvent<T extends EventType>(
     ...(attrs.jobid !== undefined && { jobid: attrs.jobid }),
     ...(attrs.model !== undefined && { model: attrs.model }),
     ...(attrs.owner !== undefined && { owner: attrs.owner }),
+    ...(attrs.traceparent !== undefined && { traceparent: attrs.traceparent }),
+    ...(attrs.tracestate !== undefined && { tracestate: attrs.tracestate }),
     data: parsed,
   };
   return Object.freeze(ev);
@@ -87,6 +92,8 @@ export function fromCloudEvent(ce: CloudEventV1<unknown>): AnyEvent {
     jobid: ext('jobid'),
     model: ext('model'),
     owner: ext('owner'),
+    traceparent: ext('traceparent'),
+    tracestate: ext('tracestate'),
   }) as AnyEvent;
 }
 
@@ -106,5 +113,7 @@ export function toCloudEvent(ev: AiprocEvent): CloudEvent<unknown> {
     ...(ev.jobid !== undefined && { jobid: ev.jobid }),
     ...(ev.model !== undefined && { model: ev.model }),
     ...(ev.owner !== undefined && { owner: ev.owner }),
+    ...(ev.traceparent !== undefined && { traceparent: ev.traceparent }),
+    ...(ev.tracestate !== undefined && { tracestate: ev.tracestate }),
   });
 }

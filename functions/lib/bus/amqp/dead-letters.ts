@@ -58,7 +58,15 @@ export function relayDeadTasks(conn: AmqpConnection, bus: Bus, instance: string,
       failed = makeEvent(
         EventTypes.taskFailed,
         { jobId: ev.data.jobId, index: ev.data.part.index, model: ev.data.part.model, error: reason, attempts: attemptsOf(headers) },
-        { source: `/aiproc/${instance}/dead-letters`, id: `${ev.id}.dead`, jobid: ev.data.jobId, model: ev.data.part.model, ...(ev.owner && { owner: ev.owner }) },
+        {
+          source: `/aiproc/${instance}/dead-letters`,
+          id: `${ev.id}.dead`,
+          jobid: ev.data.jobId,
+          model: ev.data.part.model,
+          ...(ev.owner && { owner: ev.owner }),
+          ...(ev.traceparent && { traceparent: ev.traceparent }),
+          ...(ev.tracestate && { tracestate: ev.tracestate }),
+        },
       );
     } catch (err) {
       rlog.warn({ err: messageOf(err), reason }, 'a dead task that cannot be read; left in aiproc.dead');

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import type { ReceivedSpan } from './otlp-receiver.ts';
+
+const SERVER = 2;
+const CLIENT = 3;
+const PRODUCER = 4;
+const CONSUMER = 5;
+
+/**
+ * Checks that a job split into `parts` parts is one trace, parented hop by hop: the HTTP request
+ * (server span, root) → the planner's model call and one `send task.requested` per part →
+ * `process task.requested` (child of its send) → the part's model call and `send task.completed`
+ * → `process task.completed` → the synthesis' model call and `send job.completed` →
+ * `process job.completed` back in the splitter. Model calls carry the GenAI attributes.
+ * Returns the trace's spans.
+ * @example const spans = assertJobTrace(otlp.spans, jobId, 3)
+ */
+export function assertJobTrace(all: ReceivedSpan[], jobId: string, parts: number): ReceivedSpan[] {
+  const root = all.find((s) => s.kind === SERVER && s.attributes['aiproc.job.id'] === jobId);
+  assert.ok(root, `a server span for job ${jobId} among ${all.map((s) => s.name).join(', ')}`);
+  assert.equal(root.name, 'POST /v1/chat/completions');
+  assert.equal(root.parentSpanId, '', 'the request is the root');
+  const spans = all.filter((s) => s.traceId === root.traceId);
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const parentOf = (s: ReceivedSpan) => byId.get(s.parentSpanId);
+  for (const s of spans) if (s !== root) assert.ok(parentOf(s), `span "${s.name}" (${s.service}) has its parent in the trace`);
+  const named = (name: string) => spans.filter((s) => s.name === name);
+
+  const chats = spans.filter((s) => s.kind === CLIENT && s.attributes['gen_ai.operation.name'] === 'chat');
+  assert.equal(chats.length, 1 + parts + 1, `planner, ${parts} parts, synthesis: ${chats.map((s) => s.name).join(', ')}`);
+  for (const c of chats) {
+    assert.equal(c.name, `chat ${c.attributes['gen_ai.request.model']}`);
+    assert.ok(Number(c.attributes['gen_ai.usage.input_tokens']) > 0, `${c.name}: input tokens`);
+    assert.ok(Number(c.attributes['gen_ai.usage.output_tokens']) > 0, `${c.name}: output tokens`);
+    assert.equal(c.attributes['gen_ai.provider.name'], 'ollama');
+  }
+  const planner = chats.find((c) => parentOf(c) === root);
+  assert.ok(planner, 'the planner call is a child of the request');
+  assert.equal(planner.attributes['gen_ai.output.type'], 'json');
+
+  const sends = named('send task.requested');
+  assert.equal(sends.length, parts);
+  for (const send of sends) {
+    assert.equal(send.kind, PRODUCER);
+    assert.equal(parentOf(send), root, 'each part is sent from the request');
+    const processed = spans.filter((s) => s.name === 'process task.requested' && s.parentSpanId === send.spanId);
+    assert.equal(processed.length, 1, 'one delivery per part, child of its send across the queue');
+    const p = processed[0]!;
+    assert.equal(p.kind, CONSUMER);
+    assert.equal(p.attributes['aiproc.part.index'], send.attributes['aiproc.part.index']);
+    const children = spans.filter((s) => s.parentSpanId === p.spanId);
+    assert.ok(children.some((c) => c.kind === CLIENT && c.attributes['gen_ai.request.model'] === chats.find((x) => x.parentSpanId === p.spanId)?.attributes['gen_ai.request.model']), 'the part\'s model call');
+    const done = children.find((c) => c.name === 'send task.completed');
+    assert.ok(done, 'the part\'s result is sent from its delivery');
+    assert.equal(spans.filter((s) => s.name === 'process task.completed' && s.parentSpanId === done.spanId).length, 1, 'the merger handles it, child of its send');
+  }
+  const jobDone = named('send job.completed');
+  assert.equal(jobDone.length, 1, 'one job.completed');
+  const synthesisIn = parentOf(jobDone[0]!)!;
+  assert.equal(synthesisIn.name, 'process task.completed', 'the answer is sent from the merger\'s handling of the last part');
+  assert.ok(chats.some((c) => c.parentSpanId === synthesisIn.spanId), 'the synthesis call sits there too');
+  assert.ok(chats.some((c) => c.parentSpanId === synthesisIn.spanId && c.events.includes('gen_ai.first_token') && Number(c.attributes['gen_ai.response.time_to_first_chunk']) >= 0), 'the streamed synthesis has its first token marked');
+  const reply = named('process job.completed');
+  assert.equal(reply.length, 1);
+  assert.equal(reply[0]!.parentSpanId, jobDone[0]!.spanId, 'the splitter receives the answer, child of its send');
+  assert.equal(reply[0]!.service, root.service, 'in the splitter that took the request');
+  return spans;
+}
