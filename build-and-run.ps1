@@ -366,6 +366,10 @@ function Step-urls {
   Say '  n8n:        http://localhost:5678'
   Say "  API:        $api/v1   (OpenAI-compatible)"
   Say "  API key:    kubectl -n $Namespace get secret aiproc-secrets -o jsonpath='{.data.AIPROC_API_KEYS}' (base64)"
+  # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
+  if (@('1', 'true', 'yes', 'on') -contains "$env:AIPROC_MONITORING".Trim().ToLower()) {
+    Say '  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)'
+  }
 }
 
 function Step-down {

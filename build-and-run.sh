@@ -334,6 +334,10 @@ step_urls() {
   say "  n8n:        http://localhost:5678"
   say "  API:        $api/v1   (OpenAI-compatible)"
   say "  API key:    kubectl -n $NAMESPACE get secret aiproc-secrets -o jsonpath='{.data.AIPROC_API_KEYS}' | base64 -d"
+  # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
+  case "$(printf '%s' "${AIPROC_MONITORING:-}" | tr '[:upper:]' '[:lower:]')" in
+    1|true|yes|on) say "  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)" ;;
+  esac
 }
 
 step_down() {

@@ -51,6 +51,14 @@ export const ChartEnvSchema = z.object({
   AIPROC_TASK_ATTEMPTS: SettingsSchema.shape.AIPROC_TASK_ATTEMPTS,
   /** First retry delay in ms (the runtime's setting): the sources' exponential back-off starts there. */
   AIPROC_RETRY_DELAY_MS: SettingsSchema.shape.AIPROC_RETRY_DELAY_MS,
+  /** Also deploy Prometheus (scraping every function's /metrics) and Grafana with the aiproc dashboard. */
+  AIPROC_MONITORING: flag,
+  /** An OTLP/HTTP endpoint every function sends its traces to (OTEL_EXPORTER_OTLP_ENDPOINT); empty = tracing off. */
+  AIPROC_OTLP_ENDPOINT: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || URL.canParse(v), { message: 'must be a URL' }),
   /** A node label (key=value) GPU pods must run on; empty = any node with a GPU. */
   AIPROC_GPU_NODE_SELECTOR: z
     .string()

@@ -81,6 +81,8 @@ export class FunctionsChart extends Chart {
       // Kubernetes expands $(VAR) from the variables above: the manifest carries no credential.
       ...plainEnv({ AMQP_URL: `amqp://$(RABBITMQ_USERNAME):$(RABBITMQ_PASSWORD)@${svcHost(platform.rabbitmq.host)}:5672` }),
       ...storeEnv(cfg, platform),
+      // Traces: each function names its own service (aiproc-splitter, aiproc-inference-<slug>, …).
+      ...(cfg.env.AIPROC_OTLP_ENDPOINT ? plainEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: cfg.env.AIPROC_OTLP_ENDPOINT }) : []),
     ];
     const functionContainer = (fn: string, extra: k8s.EnvVar[]): KnativeContainer => ({
       name: 'function',

@@ -20,6 +20,9 @@ export const OfficialImages = {
   n8n: 'n8nio/n8n:2.2.3',
   openwebui: 'ghcr.io/open-webui/open-webui:v0.6.34',
   devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1',
+  /** Only with AIPROC_MONITORING=1. */
+  prometheus: 'prom/prometheus:v3.5.0',
+  grafana: 'grafana/grafana:12.1.1',
 } as const;
 
 /** @example functionsImage('3f2a9c1') // 'dev.local/aiproc-functions:3f2a9c1' */

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { loadChartConfig, type ChartConfig } from './config.ts';
 import { FunctionsChart } from './functions.ts';
 import { GpuChart } from './gpu.ts';
+import { MonitoringChart } from './monitoring.ts';
 import { PlatformChart } from './platform.ts';
 import { UiChart } from './ui.ts';
 
@@ -24,7 +25,8 @@ export function buildCharts(app: App, cfg: ChartConfig, root: string = ROOT) {
   const ui = new UiChart(app, 'aiproc-ui', cfg, platform, functions, root);
   const gpu = cfg.gpu ? new GpuChart(app, 'aiproc-gpu', cfg) : undefined;
   if (gpu) platform.addDependency(gpu);
-  return { platform, functions, ui, gpu };
+  const monitoring = cfg.env.AIPROC_MONITORING ? new MonitoringChart(app, 'aiproc-monitoring', cfg, functions, root) : undefined;
+  return { platform, functions, ui, gpu, monitoring };
 }
 
 if (import.meta.main) {

@@ -76,6 +76,9 @@ export class KnativeService extends Service {
       'autoscaling.knative.dev/max-scale': String(props.maxScale),
     };
     if (props.progressDeadline) annotations['serving.knative.dev/progress-deadline'] = props.progressDeadline;
+    // Every function serves GET /metrics on its container port: Prometheus finds the pods by these.
+    const port = props.containers[0]?.ports?.[0]?.containerPort;
+    if (port !== undefined) Object.assign(annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' });
     super(scope, id, {
       metadata: { name: props.name, namespace: props.namespace, labels },
       spec: {
