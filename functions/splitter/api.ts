@@ -9,7 +9,8 @@ import { jobScope, maySee, type Principal } from '../lib/auth/principal.ts';
 import { principalAuth } from '../lib/http/auth.ts';
 import { healthRoutes } from '../lib/http/health.ts';
 import { errorBody, parseChatRequest } from '../lib/http/openai.ts';
-import { streamCompletion, wholeCompletion } from './relay.ts';
+import { streamCompletion, taskCompletion, wholeCompletion } from './relay.ts';
+import { openWebUITask } from './tasks.ts';
 import { PIPELINE_MODEL, startJob } from './handler.ts';
 import { jobEventsRoute } from './job-events.ts';
 import type { ReplyHub } from './replies.ts';
@@ -51,8 +52,10 @@ export function createApi(opts: ApiOptions): Hono {
     c.json({
       object: 'list',
       data: [
-        { id: PIPELINE_MODEL, object: 'model', created: 0, owned_by: 'aiproc', description: 'split, run each part on the model that suits it, merge' },
-        ...ctx.config.models.map((m) => ({ id: m.slug, object: 'model', created: 0, owned_by: 'aiproc', description: m.strengths, ollama: m.ollama })),
+        // OpenAI's shape; what is ours sits under `aiproc`, a key no client interprets (OpenWebUI
+        // reads an `ollama` key as an Ollama model object and lists no models at all).
+        { id: PIPELINE_MODEL, object: 'model', created: 0, owned_by: 'aiproc', aiproc: { description: 'split, run each part on the model that suits it, merge' } },
+        ...ctx.config.models.map((m) => ({ id: m.slug, object: 'model', created: 0, owned_by: 'aiproc', aiproc: { description: m.strengths, ollama: m.ollama } })),
       ],
     }),
   );
@@ -94,6 +97,8 @@ export function createApi(opts: ApiOptions): Hono {
         ...(req.temperature != null && { temperature: req.temperature }),
       };
       c.header('X-Request-Id', jobId);
+      const task = openWebUITask(c.req.header('x-openwebui-task'), messages);
+      if (task) return taskCompletion(c, ctx, { ...job, task }, req.model);
       const cancel = new AbortController();
       const onCancel = () => {
         if (cancel.signal.aborted) return;

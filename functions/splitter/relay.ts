@@ -4,7 +4,9 @@ import { CancelledError, UpstreamError, messageOf } from '../lib/errors.ts';
 import type { AnyEvent } from '../lib/events/event.ts';
 import { EventTypes, type Usage } from '../lib/events/index.ts';
 import { chunk, completion, errorBody, usageChunk } from '../lib/http/openai.ts';
+import type { FunctionContext } from '../lib/context.ts';
 import type { ReplyHub } from './replies.ts';
+import { answerTask, type TaskRequest } from './tasks.ts';
 
 /**
  * Relays a job's replies (job.progress, job.delta, job.completed, job.failed) to the client that
@@ -110,4 +112,22 @@ export async function wholeCompletion(c: Context, relay: Relay) {
   });
   if (!answer) throw new UpstreamError(`job ${relay.jobId} failed: ${failed ?? 'cancelled'}`);
   return c.json(completion(relay.jobId, relay.model, answer.text, answer.usage, reasoning || undefined));
+}
+
+/**
+ * A background task's answer (see tasks.ts): the planner model's output as it is, with no
+ * reasoning text; streamed as one content chunk when the client asked for a stream.
+ */
+export async function taskCompletion(c: Context, ctx: FunctionContext, task: TaskRequest, model: string) {
+  const res = await answerTask(ctx, task, c.req.raw.signal);
+  if (!task.stream) return c.json(completion(task.jobId, model, res.content, res.usage));
+  return streamSSE(c, async (stream) => {
+    for (const data of [
+      chunk(task.jobId, model, { role: 'assistant', content: res.content }),
+      chunk(task.jobId, model, {}, 'stop'),
+      usageChunk(task.jobId, model, res.usage),
+    ])
+      await stream.writeSSE({ data: JSON.stringify(data) });
+    await stream.writeSSE({ data: '[DONE]' });
+  });
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { NotFoundError } from '../../functions/lib/errors.ts';
 import type { NewRule, Store } from '../../functions/lib/store/types.ts';
-import { newJob, plannedJob, result, usage } from './fixtures.ts';
+import { newJob, plan, plannedJob, result, usage } from './fixtures.ts';
 
 const rule = (over: Partial<NewRule> = {}): NewRule => ({
   scope: 'merger', model: '*', text: 'Answer in English.', origin: 'person', active: true, ...over,
@@ -133,5 +133,36 @@ export function rulesContract(current: () => Store): void {
     assert.equal(entry?.job.answer, `answer of ${good}`);
     assert.equal(entry?.job.parts.length, 1);
     assert.ok(rated.every((r) => r.score >= 8));
+  });
+  it('never links a rating to a background-task job: not by message id, not as the newest job of the chat, not in stats or the export', async () => {
+    const store = current();
+    const source = `n8n/${randomUUID()}`;
+    const r = await store.proposeRule(rule({ text: `rule ${randomUUID()}` }));
+    const answer = newJob();
+    const { chatId, messageId } = answer.meta;
+    await store.createJob(answer);
+    await store.setPlan(answer.id, plan(1), true, usage(1, 1));
+    await store.recordRulesApplied(answer.id, [r.id]);
+    await store.recordPart(result(answer.id, 0));
+    await store.completeJob(answer.id, 'the answer', usage(1, 1));
+    // OpenWebUI's title task carries the answer's message id; the tags task (sent after the rating) is the chat's newest job.
+    const title = newJob({ meta: { chatId, messageId, task: 'title_generation' } });
+    const tags = newJob({ meta: { chatId, task: 'tags_generation' } });
+    for (const t of [title, tags]) {
+      await store.createJob(t);
+      await store.recordRulesApplied(t.id, [r.id]);
+      await store.completeJob(t.id, '{ "title": "T" }', usage(1, 1));
+    }
+    assert.deepEqual(await store.addRating({ eventSource: source, eventId: '1', messageId, score: 10 }), { stored: true, jobId: answer.id });
+    assert.deepEqual(await store.addRating({ eventSource: source, eventId: '2', chatId, score: 10 }), { stored: true, jobId: answer.id });
+    assert.deepEqual(await store.addRating({ eventSource: source, eventId: '3', jobId: tags.id, score: 10 }), { stored: false, jobId: null }, 'a task job is no rating target even by id');
+    const lone = newJob({ meta: { chatId: `chat-${randomUUID()}`, task: 'title_generation' } });
+    await store.createJob(lone);
+    assert.deepEqual(await store.addRating({ eventSource: source, eventId: '4', chatId: lone.meta.chatId, score: 10 }), { stored: false, jobId: null }, 'a chat with only task jobs has nothing to rate');
+    const mine = (await store.ruleStats()).find((s) => s.rule.id === r.id);
+    assert.deepEqual([mine?.jobs, mine?.ratings, mine?.averageScore], [1, 2, 10]);
+    const exported = (await store.ratedJobs(1)).map((x) => x.job.id);
+    assert.ok(exported.includes(answer.id) && !exported.includes(title.id) && !exported.includes(tags.id));
+    assert.equal((await store.getJob(title.id))?.meta.task, 'title_generation');
   });
 }

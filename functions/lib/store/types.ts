@@ -9,6 +9,8 @@ export interface JobMeta {
   user?: string;
   chatId?: string;
   messageId?: string;
+  /** Set on OpenWebUI's background tasks (`title_generation`…): ratings, rule statistics and the export skip such jobs. */
+  task?: string;
 }
 
 export interface NewJob {
