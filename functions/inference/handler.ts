@@ -29,7 +29,7 @@ export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, in
     jobId,
     stage: 'part.started',
     index: part.index,
-    message: total > 1 ? `Part ${part.index + 1} (${part.title}) started on ${part.model}${started.attempt > 1 ? `, attempt ${started.attempt}` : ''}.` : `Answering with ${part.model}.`,
+    message: total > 1 ? `Part ${part.index + 1} (${part.title}) started on ${part.model}${started.attempt > 1 ? `, attempt ${started.attempt}` : ''}.` : `${part.model} is writing the answer${started.attempt > 1 ? ` (attempt ${started.attempt})` : ''}.`,
   });
   const rules = await ctx.rules.get('inference', part.model);
   if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));

@@ -5,6 +5,7 @@ import { EventTypes, makeEvent, type ChatMessage, type PlanPart } from '../lib/e
 import { progress } from '../lib/progress.ts';
 import type { JobMeta } from '../lib/store/types.ts';
 import { makePlan, type Plan } from './planner.ts';
+import { obviouslySingle } from './quick-check.ts';
 
 export interface JobRequest {
   jobId: string;
@@ -32,10 +33,19 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
   const owner = ctx.instance;
   await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta: req.meta, ...(req.principal && { principal: req.principal }) });
   try {
+    const one = (model: string, fallback?: string): Plan => ({
+      parts: [{ index: 0, title: 'Answer', prompt: lastUserMessage(req.messages), model }],
+      fastPath: true,
+      usage: { promptTokens: 0, completionTokens: 0 },
+      ruleIds: [],
+      ...(fallback && { fallback }),
+    });
+    // A greeting or one short question needs no planner call; anything else shows a first line
+    // at once, since the planner may take seconds.
+    const quick = req.model === PIPELINE_MODEL ? obviouslySingle(req.messages) : undefined;
+    if (req.model === PIPELINE_MODEL && !quick) await progress(ctx, owner, { jobId: req.jobId, stage: 'planning', message: 'Planning…' });
     const plan: Plan =
-      req.model === PIPELINE_MODEL
-        ? await makePlan(ctx, req.messages, signal)
-        : { parts: [{ index: 0, title: 'Answer', prompt: lastUserMessage(req.messages), model: req.model }], fastPath: true, usage: { promptTokens: 0, completionTokens: 0 }, ruleIds: [] };
+      req.model !== PIPELINE_MODEL ? one(req.model) : quick ? one(ctx.config.planner, `no planning needed: ${quick}`) : await makePlan(ctx, req.messages, signal);
     if (signal?.aborted) throw new CancelledError();
     await ctx.store.setPlan(req.jobId, plan.parts, plan.fastPath, plan.usage);
     if (plan.ruleIds.length) await ctx.store.recordRulesApplied(req.jobId, plan.ruleIds);

@@ -55,6 +55,14 @@ function follow(relay: Relay, onEvent: (e: AnyEvent) => void | Promise<void>): P
   });
 }
 
+/**
+ * One progress step of the reasoning block as a paragraph of its own: the blank line ends the
+ * plan's numbered list, so the next step does not render nested under its last item.
+ */
+function reasoningLine(message: string): string {
+  return `${message}\n\n`;
+}
+
 export function streamCompletion(c: Context, relay: Relay & { includeUsage: boolean }) {
   c.header('Cache-Control', 'no-cache');
   return streamSSE(c, async (stream: SSEStreamingApi) => {
@@ -70,7 +78,7 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
       if (stream.aborted) return;
       switch (e.type) {
         case EventTypes.jobProgress:
-          await send(chunk(relay.jobId, relay.model, { reasoning_content: `${e.data.message}\n` }));
+          await send(chunk(relay.jobId, relay.model, { reasoning_content: reasoningLine(e.data.message) }));
           break;
         case EventTypes.jobDelta: {
           const attempt = e.data.attempt;
@@ -106,7 +114,7 @@ export async function wholeCompletion(c: Context, relay: Relay) {
   let answer: { text: string; usage: Usage } | undefined;
   let failed: string | undefined;
   await follow(relay, (e) => {
-    if (e.type === EventTypes.jobProgress) reasoning += `${e.data.message}\n`;
+    if (e.type === EventTypes.jobProgress) reasoning += reasoningLine(e.data.message);
     else if (e.type === EventTypes.jobCompleted) answer = { text: e.data.answer, usage: e.data.usage };
     else if (e.type === EventTypes.jobFailed) failed = e.data.error;
   });

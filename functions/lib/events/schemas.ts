@@ -76,7 +76,7 @@ export const TaskFailedSchema = z.object({
 
 export const JobProgressSchema = z.object({
   jobId,
-  stage: z.enum(['planned', 'part.started', 'part.completed', 'part.failed', 'merging']),
+  stage: z.enum(['planning', 'planned', 'part.started', 'part.completed', 'part.failed', 'merging']),
   message: z.string(),
   plan: z.array(PlanPartSchema).optional(),
   index: z.number().int().min(0).optional(),
