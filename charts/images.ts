@@ -1,3 +1,5 @@
+import { AppVersions } from './versions.ts';
+
 /**
  * Every container image the charts reference, in one place: the functions image built from
  * images/ and pinned official images. A test checks that nothing else appears in dist/.
@@ -17,8 +19,8 @@ export const OfficialImages = {
   postgres: 'supabase/postgres:15.8.1.060',
   postgrest: 'postgrest/postgrest:v12.2.12',
   gateway: 'nginx:1.29-alpine',
-  n8n: 'n8nio/n8n:2.2.3',
-  openwebui: 'ghcr.io/open-webui/open-webui:v0.6.34',
+  n8n: `n8nio/n8n:${AppVersions.n8n}`,
+  openwebui: `ghcr.io/open-webui/open-webui:v${AppVersions.openwebui}`,
   devicePlugin: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1',
   /** Only with AIPROC_MONITORING=1. */
   prometheus: 'prom/prometheus:v3.5.0',

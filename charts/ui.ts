@@ -6,6 +6,7 @@ import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
 import type { ChartConfig } from './config.ts';
 import { OfficialImages } from './images.ts';
+import { openWebUIEnv } from './openwebui-connection.ts';
 import { SecretKeys } from './secrets.ts';
 import { labelsOf, plainEnv, resources, secretEnv, secretRefEnv } from './constructs/pod.ts';
 import type { FunctionsChart } from './functions.ts';
@@ -142,12 +143,8 @@ export class UiChart extends Chart {
                 image: OfficialImages.openwebui,
                 ports: [{ name: 'http', containerPort: 8080 }],
                 env: [
-                  ...plainEnv({
-                    OPENAI_API_BASE_URL: `http://${host('splitter')}/v1`,
-                    ENABLE_OLLAMA_API: 'false',
-                    // The splitter learns who asked (X-OpenWebUI-User-*), for ratings and rules.
-                    ENABLE_FORWARD_USER_INFO_HEADERS: 'true',
-                  }),
+                  // The connection to the splitter, custom headers included (message id, task).
+                  ...plainEnv(openWebUIEnv(`http://${host('splitter')}/v1`)),
                   secretEnv(SecretKeys.apiKeys, 'OPENAI_API_KEY'),
                   secretEnv(SecretKeys.webuiSecretKey),
                 ],

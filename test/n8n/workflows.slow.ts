@@ -29,10 +29,11 @@ import { encode } from '../../functions/lib/bus/amqp/codec.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
+import { AppVersions } from '../../charts/versions.ts';
 import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
 
 /** The newest n8n whose dependencies all resolve from the registry here (2.41.3 names an @n8n/agents that is missing). */
-const N8N_VERSION = '2.41.1';
+const N8N_VERSION = AppVersions.n8n;
 const cacheDir = process.env.AIPROC_N8N_CACHE ?? join(homedir(), '.cache', 'aiproc', 'n8n');
 const n8nBin = join(cacheDir, 'node_modules', '.bin', 'n8n');
 const repoN8n = join(import.meta.dirname, '..', '..', 'n8n');
