@@ -10,13 +10,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import amqp from 'amqplib';
@@ -29,44 +29,10 @@ import { encode } from '../../functions/lib/bus/amqp/codec.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
-import { AppVersions } from '../../charts/versions.ts';
+import { ensureN8n, importPatched as importWith, N8N_VERSION, n8nBin, n8nCacheDir as cacheDir, n8nEnv, readWorkflow, repoN8n, run } from '../support/n8n.ts';
 import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
 
 /** The newest n8n whose dependencies all resolve from the registry here (2.41.3 names an @n8n/agents that is missing). */
-const N8N_VERSION = AppVersions.n8n;
-const cacheDir = process.env.AIPROC_N8N_CACHE ?? join(homedir(), '.cache', 'aiproc', 'n8n');
-const n8nBin = join(cacheDir, 'node_modules', '.bin', 'n8n');
-const repoN8n = join(import.meta.dirname, '..', '..', 'n8n');
-// n8n needs Node 24: the one running this test (node_modules/.bin/node) goes first on PATH.
-const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
-
-interface Run { code: number | null; out: string }
-/** Runs a command to its end (resolves on 'close'), output collected. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-
-async function ensureN8n(): Promise<void> {
-  const pkg = join(cacheDir, 'node_modules', 'n8n', 'package.json');
-  if (existsSync(n8nBin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === N8N_VERSION) return;
-  await mkdir(cacheDir, { recursive: true });
-  if (!existsSync(join(cacheDir, 'package.json'))) await writeFile(join(cacheDir, 'package.json'), '{"name":"aiproc-n8n-cache","private":true}\n');
-  process.stderr.write(`installing n8n@${N8N_VERSION} into ${cacheDir} (once; several minutes)…\n`);
-  const r = await run('npm', ['install', '--prefix', cacheDir, '--ignore-scripts', '--no-audit', '--no-fund', `n8n@${N8N_VERSION}`], { ...process.env, PATH });
-  assert.equal(r.code, 0, `npm install n8n failed:\n${r.out.slice(-4000)}`);
-}
-
-interface N8nNode { name: string; type: string; typeVersion: number; parameters: Record<string, any>; credentials?: Record<string, { id: string; name: string }> }
-interface Workflow { id: string; name: string; nodes: N8nNode[] }
-const readWorkflow = (file: string) => JSON.parse(readFileSync(join(repoN8n, file), 'utf8')) as Workflow;
-
 describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   const database = `aiproc_n8n_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
@@ -81,8 +47,11 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   const feedbackListeners: Array<(call: { headers: IncomingHttpHeaders; status: number }) => void> = [];
   let openwebui: ReturnType<typeof createServer>;
   let openwebuiUrl: string;
-  const openwebuiCalls: IncomingHttpHeaders[] = [];
+  const openwebuiCalls: Array<IncomingHttpHeaders & { url?: string }> = [];
   let records: unknown[] = [];
+  let webAppOnly = false;
+  /** The feedback endpoint answers 503 (aiproc down) while set. */
+  let feedbackDown = false;
   let ollama: ReturnType<typeof createServer>;
   let ollamaUrl: string;
   const ollamaCalls: Array<Record<string, any>> = [];
@@ -97,23 +66,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     await admin.connect();
     await admin.query(`create database ${database}`);
     userFolder = await mkdtemp(join(tmpdir(), 'aiproc-n8n-'));
-    env = {
-      PATH,
-      HOME: userFolder,
-      N8N_USER_FOLDER: userFolder,
-      N8N_ENCRYPTION_KEY: randomBytes(24).toString('hex'),
-      DB_TYPE: 'postgresdb',
-      DB_POSTGRESDB_HOST: '127.0.0.1',
-      DB_POSTGRESDB_PORT: '5432',
-      DB_POSTGRESDB_USER: 'postgres',
-      DB_POSTGRESDB_DATABASE: database,
-      N8N_DIAGNOSTICS_ENABLED: 'false',
-      N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-      N8N_PERSONALIZATION_ENABLED: 'false',
-      N8N_LOG_LEVEL: 'info',
-      // Code nodes' console.log to n8n's stdout in production executions (the error workflow's log line).
-      CODE_ENABLE_STDOUT: 'true',
-    };
+    env = n8nEnv(userFolder, database, randomBytes(24).toString('hex'));
 
     // The feedback function, on a real port, with the real store.
     store = await openStore();
@@ -123,7 +76,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     const app = createFeedbackHttp(makeCtx(store, { AIPROC_FEEDBACK_TOKENS: feedbackToken }));
     feedbackServer = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: async (req) => {
-        const res = await app.fetch(req);
+        const res = feedbackDown ? new Response('{"error":{"message":"store unreachable"}}', { status: 503 }) : await app.fetch(req);
         const call = { headers: Object.fromEntries(req.headers), status: res.status };
         feedbackCalls.push(call);
         for (const listen of feedbackListeners) listen(call);
@@ -138,11 +91,22 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
       { id: 'fb-known', user_id: 'user-1', version: 0, type: 'rating', data: { rating: 1, details: { rating: 9 }, model_id: 'aiproc', reason: 'thorough_explanation', comment: 'spot on' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
       { id: 'fb-elsewhere', user_id: 'user-1', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc' }, meta: { chat_id: 'chat-not-aiproc', message_id: 'msg-not-aiproc' }, created_at: now, updated_at: now },
     ];
+    // A stand-in for OpenWebUI 0.12.4's feedback API (routers/evaluations.py, admin only): the id list
+    // (newest first), one record by id, the whole export; or, when `webAppOnly`, the web app's HTML
+    // page for every path, as OpenWebUI answers a route it does not have.
     openwebui = createServer((req, res) => {
-      openwebuiCalls.push(req.headers);
-      if (req.url !== '/api/v1/evaluations/feedbacks/all') return void res.writeHead(404).end('{"detail":"Not Found"}');
+      openwebuiCalls.push({ ...req.headers, url: req.url });
+      if (webAppOnly) return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><head><title>Open WebUI</title></head><body></body></html>');
       if (req.headers.authorization !== `Bearer ${openwebuiKey}`) return void res.writeHead(401).end('{"detail":"Not authenticated"}');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(records));
+      const list = records as Array<{ id: string; user_id: string; created_at: number; updated_at: number }>;
+      const json = (body: unknown, status = 200) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url === '/api/v1/evaluations/feedbacks/all/ids')
+        return json([...list].sort((a, b) => b.updated_at - a.updated_at).map(({ id, user_id, created_at, updated_at }) => ({ id, user_id, created_at, updated_at })));
+      if (req.url === '/api/v1/evaluations/feedbacks/all/export') return json(list);
+      const one = req.url?.match(/^\/api\/v1\/evaluations\/feedback\/([^/?]+)$/);
+      const found = one && list.find((f) => f.id === decodeURIComponent(one[1]!));
+      if (found) return json(found);
+      json({ detail: 'Not Found' }, 404);
     });
     await new Promise<void>((r) => openwebui.listen(0, '127.0.0.1', r));
     openwebuiUrl = `http://127.0.0.1:${(openwebui.address() as AddressInfo).port}`;
@@ -193,23 +157,8 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   });
 
   /** Imports a workflow file with its Settings changed, plus the HTTP credentials it names (by their ids). */
-  async function importPatched(file: string, values: Record<string, unknown>): Promise<Workflow> {
-    const wf = readWorkflow(file);
-    const settings = wf.nodes.find((n) => n.name === 'Settings')!;
-    for (const a of settings.parameters.assignments.assignments as Array<{ name: string; value: unknown }>) {
-      if (a.name in values) a.value = values[a.name];
-    }
-    const dir = await mkdtemp(join(userFolder, 'import-'));
-    await writeFile(join(dir, file), JSON.stringify(wf));
-    const tokens: Record<string, string> = { 'aiproc feedback token': feedbackToken, 'OpenWebUI admin API key': openwebuiKey };
-    const creds = new Map(wf.nodes.flatMap((n) => Object.values(n.credentials ?? {})).map((c) => [c.id, c.name]));
-    await writeFile(join(dir, 'credentials.json'), JSON.stringify([...creds].map(([id, name]) => ({ id, name, type: 'httpBearerAuth', data: { token: tokens[name] } }))));
-    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(dir, file)}`]]) {
-      const r = await n8n(...args);
-      assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
-    }
-    return wf;
-  }
+  const importPatched = (file: string, values: Record<string, unknown>) =>
+    importWith(n8n, userFolder, file, values, { 'aiproc feedback token': feedbackToken, 'OpenWebUI admin API key': openwebuiKey });
 
   it('executes the feedback sync against a stand-in OpenWebUI, and the rating reaches the feedback function and is stored', async () => {
     // The same workflow, its Settings pointed at the stand-ins; importing it again replaces it (same id).
@@ -217,13 +166,53 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
     assert.equal(r.code, 0, r.out.slice(-6000));
 
-    assert.equal(openwebuiCalls.length, 1);
-    assert.equal(openwebuiCalls[0]!.authorization, `Bearer ${openwebuiKey}`);
-    // Both ratings were sent as CloudEvents with the token; the one of a chat aiproc never saw was refused.
-    assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-id'], c.status]), [['openwebui-feedback-fb-known', 202], ['openwebui-feedback-fb-elsewhere', 400]]);
+    assert.deepEqual(openwebuiCalls.map((c) => c.url), ['/api/v1/evaluations/feedbacks/all/ids', '/api/v1/evaluations/feedback/fb-elsewhere', '/api/v1/evaluations/feedback/fb-known']);
+    assert.ok(openwebuiCalls.every((c) => c.authorization === `Bearer ${openwebuiKey}`));
+    // Both ratings were sent as CloudEvents with the token, oldest first; the one of a chat aiproc never saw was refused.
+    assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-id'], c.status]), [['openwebui-feedback-fb-elsewhere', 400], ['openwebui-feedback-fb-known', 202]]);
     assert.ok(feedbackCalls.every((c) => c.headers.authorization === `Bearer ${feedbackToken}` && c.headers['ce-type'] === 'dev.aiproc.feedback.rated'));
     const rated = (await store.ratedJobs(1)).filter((x) => x.job.id === jobId);
     assert.deepEqual(rated.map((x) => x.score), [9]);
+  });
+
+  it('resumes from the last synced rating: nothing is sent twice, and a rating made while aiproc was down is sent once it is back', async () => {
+    const wf = readWorkflow('feedback-sync.json');
+    const sync = () => n8n('execute', `--id=${wf.id}`, '--rawOutput');
+    feedbackCalls.length = 0;
+    openwebuiCalls.length = 0;
+    // GIVEN the run above synced everything: a second run sends nothing
+    const again = await sync();
+    assert.equal(again.code, 0, again.out.slice(-6000));
+    assert.equal(feedbackCalls.length, 0);
+    assert.deepEqual(openwebuiCalls.map((c) => c.url), ['/api/v1/evaluations/feedbacks/all/ids']);
+    // WHEN a new rating comes while aiproc's feedback endpoint is down
+    const later = Math.floor(Date.now() / 1000) + 5;
+    records.push({ id: 'fb-later', user_id: 'user-1', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc' }, meta: { chat_id: chatId, message_id: messageId }, created_at: later, updated_at: later });
+    feedbackDown = true;
+    const down = await sync();
+    feedbackDown = false;
+    // THEN that run fails loudly and the cursor stays
+    assert.notEqual(down.code, 0, down.out.slice(-3000));
+    assert.match(down.out, /did not take 1 rating\(s\): openwebui-feedback-fb-later → 503/);
+    // AND the next run sends it (and only it)
+    feedbackCalls.length = 0;
+    const back = await sync();
+    assert.equal(back.code, 0, back.out.slice(-6000));
+    assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-id'], c.status]), [['openwebui-feedback-fb-later', 202]]);
+    assert.deepEqual((await store.ratedJobs(1)).filter((x) => x.job.id === jobId).map((x) => x.score), [5]);
+    records.pop();
+  });
+
+  it('fails loudly when OpenWebUI answers its web page instead of JSON (a wrong URL or another version), never "no ratings"', async () => {
+    const wf = readWorkflow('feedback-sync.json');
+    webAppOnly = true;
+    try {
+      const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
+      assert.notEqual(r.code, 0, r.out.slice(-3000));
+      assert.match(r.out, /GET \/api\/v1\/evaluations\/feedbacks\/all\/ids answered 200 without a JSON list \(<!doctype html>/);
+    } finally {
+      webAppOnly = false;
+    }
   });
 
   it('executes the rule drafting: low ratings go to the planner model, its rule is stored inactive', async () => {
