@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -25,10 +25,11 @@ describe('the versions we deploy are the versions we test', () => {
     assert.deepEqual(images((i) => i.includes('open-webui')), [OfficialImages.openwebui]);
   });
 
-  it('the slow suites install exactly these versions (they read charts/versions.ts, no pin of their own)', () => {
-    const suites = ['test/n8n'].flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)));
+  it('the slow suites install exactly these versions (their installers read charts/versions.ts, no pin of their own)', () => {
+    const suites = ['test/support/n8n.ts', 'test/support/openwebui.ts', 'test/n8n/workflows.slow.ts', 'test/openwebui/browser.slow.ts'];
     const text = suites.map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
     assert.match(text, /AppVersions\.n8n/);
+    assert.match(text, /AppVersions\.openwebui/);
     assert.doesNotMatch(text, /n8n@\d|open-webui==\d|N8N_VERSION = '/);
   });
 

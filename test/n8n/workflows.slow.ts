@@ -13,7 +13,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events
 import type { Store } from '../../functions/lib/store/types.ts';
 import { ensureN8n, importPatched as importWith, N8N_VERSION, n8nBin, n8nCacheDir as cacheDir, n8nEnv, readWorkflow, repoN8n, run } from '../support/n8n.ts';
 import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
+import { freePort } from '../support/free-port.ts';
 
 /** The newest n8n whose dependencies all resolve from the registry here (2.41.3 names an @n8n/agents that is missing). */
 describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
@@ -386,15 +386,3 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     }
   });
 });
-
-/** A TCP port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
