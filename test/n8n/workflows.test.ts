@@ -24,7 +24,9 @@ async function runCode(js: string, input: unknown[], opts: { nodes?: Record<stri
   const $input = { all: () => input.map((json) => ({ json })), first: () => ({ json: input[0] }) };
   const $ = (name: string) => {
     if (!(name in (opts.nodes ?? {}))) throw new Error(`the code reads node "${name}", which the test did not provide`);
-    return { first: () => ({ json: opts.nodes![name] }) };
+    // A node given as an array has those items; anything else is its one item.
+    const items = [opts.nodes![name]].flat().map((json) => ({ json }));
+    return { first: () => items[0], all: () => items };
   };
   const fn = new Function('$input', '$', '$getWorkflowStaticData', '$execution', `return (async () => {\n${js}\n})();`);
   return fn($input, $, () => staticData, { id: opts.executionId ?? '42' });
@@ -64,17 +66,52 @@ describe('n8n workflow files', () => {
       { id: 'f4', user_id: 'u2', type: 'rating', data: { rating: 1, model_id: 'llama3' }, meta: { chat_id: 'c4', message_id: 'm4' }, created_at: now, updated_at: now },
       { id: 'f5', user_id: 'u2', type: 'arena', data: { rating: 1 }, meta: { chat_id: 'c5' }, created_at: now, updated_at: now },
     ];
+    // The HTTP nodes hand on the full response, the body as text (`data`).
+    const response = (body: unknown, statusCode = 200) => ({ statusCode, data: typeof body === 'string' ? body : JSON.stringify(body) });
+    const listed = records.map((f) => ({ id: f.id, updatedAt: f.updated_at }));
     const js = code('feedback-sync.json', 'Ratings as feedback.rated');
     const staticData: Record<string, any> = {};
-    const out = await runCode(js, records, { nodes: { Settings: { models: 'aiproc' } }, staticData });
+    const out = await runCode(js, records.map((f) => response(f)), { nodes: { Settings: { models: 'aiproc' }, 'New since the cursor': listed }, staticData });
     assert.deepEqual(out.map((i) => i.json.id), ['openwebui-feedback-f1', 'openwebui-feedback-f2', 'openwebui-feedback-f3']);
     const data = out.map((i) => FeedbackRatedSchema.parse(i.json.data));
     assert.deepEqual(data.map((d) => d.rating), [{ thumbs: 'up' }, { thumbs: 'down' }, { score: 7 }]);
     assert.deepEqual(data[0], { rating: { thumbs: 'up' }, chatId: 'c1', messageId: 'm1', comment: 'accurate_information: great', user: 'u1' });
-    assert.equal(staticData.watermark, now);
-    // Paginated OpenWebUI versions wrap the list in { items }; an empty models filter takes every model.
-    const wrapped = await runCode(js, [{ items: records }], { nodes: { Settings: { models: '' } } });
-    assert.equal(wrapped.length, 4);
+    assert.equal(staticData.cursor, undefined, 'the cursor moves only after the sends');
+    // An empty models filter takes every model; a feedback deleted since it was listed (404) is skipped.
+    const all = await runCode(js, [...records.map((f) => response(f)), response({ detail: 'Not Found' }, 404)], { nodes: { Settings: { models: '' }, 'New since the cursor': [...listed, { id: 'gone', updatedAt: now }] } });
+    assert.equal(all.length, 4);
+    await assert.rejects(runCode(js, [response('<!doctype html>')], { nodes: { Settings: { models: '' }, 'New since the cursor': listed.slice(0, 1) } }), /feedback\/f1 answered 200 without JSON/);
+    // Nothing to send (an arena feedback only): the cursor moves past it at once.
+    const none = await runCode(js, [response(records[4])], { nodes: { Settings: { models: '' }, 'New since the cursor': [listed[4]] }, staticData });
+    assert.deepEqual([none, staticData.cursor], [[], { updatedAt: now, ids: ['f5'] }]);
+  });
+
+  it('feedback sync resumes from its cursor and fails loudly on a non-JSON answer', async () => {
+    const select = code('feedback-sync.json', 'New since the cursor');
+    const ids = (list: unknown, statusCode = 200) => [{ statusCode, data: typeof list === 'string' ? list : JSON.stringify(list) }];
+    const list = [
+      { id: 'b', user_id: 'u', created_at: 20, updated_at: 20 },
+      { id: 'a', user_id: 'u', created_at: 20, updated_at: 20 },
+      { id: 'old', user_id: 'u', created_at: 10, updated_at: 10 },
+    ];
+    // GIVEN the cursor says everything up to 20 s was synced, "a" at 20 s included
+    const staticData = { cursor: { updatedAt: 20, ids: ['a'] } };
+    const fresh = await runCode(select, ids(list), { staticData });
+    assert.deepEqual(fresh.map((i) => i.json), [{ id: 'b', updatedAt: 20 }]);
+    assert.deepEqual((await runCode(select, ids(list))).map((i) => i.json.id), ['old', 'a', 'b'], 'no cursor: everything, oldest first');
+    await assert.rejects(runCode(select, ids('<!doctype html><html></html>')), /feedbacks\/all\/ids answered 200 without a JSON list \(<!doctype html>/);
+    await assert.rejects(runCode(select, ids({ detail: 'Not authenticated' }, 401)), /answered 401/);
+
+    const advance = code('feedback-sync.json', 'Advance the cursor');
+    const sent = [{ json: { id: 'openwebui-feedback-b' } }, { json: { id: 'openwebui-feedback-c' } }].map((i) => i.json);
+    const nodes = { 'New since the cursor': [{ id: 'b', updatedAt: 20 }, { id: 'c', updatedAt: 30 }], 'Ratings as feedback.rated': sent };
+    // WHEN aiproc is down for one of them: the run fails, the cursor stays
+    await assert.rejects(runCode(advance, [{ statusCode: 202, data: '{}' }, { statusCode: 503, data: 'down' }], { nodes, staticData }), /did not take 1 rating\(s\): openwebui-feedback-c → 503/);
+    assert.deepEqual(staticData.cursor, { updatedAt: 20, ids: ['a'] });
+    // THEN once every rating is taken or refused for good (400), it moves to the newest
+    const done = await runCode(advance, [{ statusCode: 202, data: '{}' }, { statusCode: 400, data: 'no job' }], { nodes, staticData });
+    assert.deepEqual(done[0]!.json, { sent: 1, refused: ['openwebui-feedback-c'] });
+    assert.deepEqual(staticData.cursor, { updatedAt: 30, ids: ['c'] });
   });
 
   it('activity monitor reports a failing model once per window, as valid performance.reported data', async () => {
@@ -104,6 +141,8 @@ describe('n8n workflow files', () => {
     const settings = { plannerModel: 'codellama:7b-instruct', maxScore: 4, sinceHours: 24 };
     const none = await runCode(select, [{ id: 'a', type: 'rating', data: { rating: 1, comment: 'fine' }, updated_at: now }], { nodes: { Settings: settings } });
     assert.deepEqual(none, []);
+    // The web app's HTML page (a wrong URL, another version) fails the run instead of reading as "no ratings".
+    await assert.rejects(runCode(select, [{ data: '<!doctype html><html></html>' }], { nodes: { Settings: settings } }), /OpenWebUI answered no JSON/);
     const asked = await runCode(select, [
       { id: 'b', type: 'rating', data: { rating: -1, reason: 'too_verbose', comment: 'way too long', model_id: 'aiproc' }, updated_at: now },
       { id: 'c', type: 'rating', data: { rating: 1, details: { rating: 3 }, comment: 'missed the point' }, updated_at: now },
