@@ -52,6 +52,8 @@ export interface TaskRequest {
   messages: ChatMessage[];
   stream: boolean;
   meta: JobMeta;
+  /** Who asked (the API key's principal), recorded on the task job as on any job. */
+  principal?: { id: string; role: string };
   maxTokens?: number;
   temperature?: number;
 }
@@ -64,7 +66,15 @@ export interface TaskRequest {
  */
 export async function answerTask(ctx: FunctionContext, req: TaskRequest, signal?: AbortSignal): Promise<ChatResult> {
   const { config } = ctx;
-  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner: ctx.instance, stream: req.stream, meta: { ...req.meta, task: req.task } });
+  await ctx.store.createJob({
+    id: req.jobId,
+    model: req.model,
+    messages: req.messages,
+    owner: ctx.instance,
+    stream: req.stream,
+    meta: { ...req.meta, task: req.task },
+    ...(req.principal && { principal: req.principal }),
+  });
   try {
     const res = await ctx.model.chat({
       model: ollamaTag(config, config.planner),

@@ -6,7 +6,7 @@ import { waitFor } from '../support/wait.ts';
 const TITLE_PROMPT = '### Task:\nGenerate a concise title summarizing the chat history.\n### Chat History:\n<chat_history>\nUSER: Explain TCP.\n</chat_history>';
 const TITLE = '{ "title": "TCP Explained" }';
 
-interface JobView { id: string; status: string; model: string; meta: Record<string, string>; answer: string | null; plan: unknown; parts: unknown[] }
+interface JobView { id: string; status: string; model: string; principal: string; meta: Record<string, string>; answer: string | null; plan: unknown; parts: unknown[] }
 
 describe('OpenWebUI background tasks through the API', () => {
   const held = gate();
@@ -69,5 +69,6 @@ describe('OpenWebUI background tasks through the API', () => {
     assert.ok(deltas.every((d) => d.reasoning_content === undefined));
     const recorded = await job(res.headers.get('x-request-id')!);
     assert.deepEqual([recorded.meta.task, recorded.model], ['title_generation', 'codellama-34b']);
+    assert.equal(recorded.principal, 'local', 'who asked is recorded, as on any job');
   });
 });
