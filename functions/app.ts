@@ -250,7 +250,8 @@ async function taskFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, at
  */
 async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, error: unknown): Promise<void> {
   const jobId = ev.jobid ?? (ev.data as { jobId?: string }).jobId;
-  if (!jobId || error instanceof RetryLaterError) return;
+  // An opening that could not be written is no reason to fail a job: its answer goes without one.
+  if (!jobId || error instanceof RetryLaterError || ev.type === EventTypes.jobPlanned) return;
   const job = await ctx.store.getJob(jobId);
   if (!job || ['completed', 'failed', 'cancelled'].includes(job.status)) return;
   await failJob(ctx, jobId, job.owner, `could not merge the answers: ${reason}`);

@@ -120,7 +120,7 @@ async function run(): Promise<void> {
     rt.metrics.partsInFlight.set({ model: slug! }, 0);
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info))), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed, EventTypes.jobPlanned] }));
     stopRecovery = startRecovery(ctx);
   } else {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));

@@ -5,7 +5,7 @@ import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
-import { partSystem } from './prompts.ts';
+import { partSystem, withDependencies } from './prompts.ts';
 
 
 /**
@@ -33,18 +33,21 @@ export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, in
   });
   const rules = await ctx.rules.get('inference', part.model);
   if (rules.length) await ctx.store.recordRulesApplied(jobId, rules.map((r) => r.id));
-  const deltas = fastPath ? new DeltaSender(ctx, jobId, owner, 'inference', { attempt: started.attempt }) : undefined;
+  // Streamed to the owner: on the fast path as the answer; stitched, tagged with the part, for the owner to put in plan order.
+  const stitched = !fastPath && event.data.synthesis === 'stitch';
+  const deltas = fastPath || stitched ? new DeltaSender(ctx, jobId, owner, 'inference', { attempt: started.attempt, ...(stitched && { part: part.index }) }) : undefined;
   let result;
   try {
     result = await ctx.model.chat({
       model: ollamaTag(ctx.config, part.model),
-      messages: [{ role: 'system', content: systemWithRules(partSystem(total), rules) }, ...context, { role: 'user', content: part.prompt }],
+      messages: [{ role: 'system', content: systemWithRules(partSystem(total), rules) }, ...context, { role: 'user', content: withDependencies(part.prompt, event.data.dependencies ?? []) }],
       maxTokens: event.data.maxTokens ?? ctx.settings.AIPROC_MAX_TOKENS,
       ...(event.data.temperature !== undefined && { temperature: event.data.temperature }),
       ...(deltas && { onText: (t: string) => deltas.push(t) }),
       signal: info.signal,
     });
-    await deltas?.flush();
+    if (stitched) await deltas?.done();
+    else await deltas?.flush();
   } catch (err) {
     deltas?.discard();
     throw err;

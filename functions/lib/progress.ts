@@ -22,16 +22,22 @@ export async function progress(ctx: FunctionContext, owner: string, data: JobPro
  * @example const out = new DeltaSender(ctx, jobId, owner, 'merger'); out.push(text); await out.flush()
  */
 export class DeltaSender {
-  readonly #send: (content: string) => Promise<void>;
+  readonly #send: (content: string, done?: boolean) => Promise<void>;
   #buffer = '';
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #error: unknown;
 
-  constructor(ctx: FunctionContext, jobId: string, owner: string, from: 'merger' | 'inference', opts: { attempt?: number; intervalMs?: number } = {}) {
-    const attempt = opts.attempt;
-    this.#send = (content) =>
-      ctx.emit(makeEvent(EventTypes.jobDelta, { jobId, content, from, ...(attempt !== undefined && { attempt }) }, { source: ctx.instance, jobid: jobId, owner }));
+  constructor(ctx: FunctionContext, jobId: string, owner: string, from: 'merger' | 'inference', opts: { attempt?: number; intervalMs?: number; part?: number } = {}) {
+    const { attempt, part } = opts;
+    this.#send = (content, done) =>
+      ctx.emit(
+        makeEvent(
+          EventTypes.jobDelta,
+          { jobId, content, from, ...(attempt !== undefined && { attempt }), ...(part !== undefined && { part }), ...(done && { done }) },
+          { source: ctx.instance, jobid: jobId, owner },
+        ),
+      );
     this.intervalMs = opts.intervalMs ?? 50;
   }
 
@@ -55,6 +61,12 @@ export class DeltaSender {
   async flush(): Promise<void> {
     await this.#drain();
     if (this.#error) throw this.#error;
+  }
+
+  /** Sends what is left, then says the text is complete (stitched parts: the owner may move on to the next part). */
+  async done(): Promise<void> {
+    await this.flush();
+    await this.#send('', true);
   }
 
   /** Drops what is buffered (the work was cancelled). */

@@ -8,6 +8,8 @@ import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
+import { startDependents } from './dependents.ts';
+import { stitchedAnswer, writeOpening } from './stitch.ts';
 
 /**
  * Records a part result (idempotently: the same part twice changes nothing) and, when it was the
@@ -15,8 +17,9 @@ import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
  * @example bus.consume(Queues.results, (ev, info) => mergerHandler(ev, ctx, info), …)
  */
 export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info: DeliveryInfo): Promise<void> {
+  if (event.type === EventTypes.jobPlanned) return writeOpening(ctx, event.data.jobId, event.owner ?? ctx.instance, info.signal);
   if (event.type !== EventTypes.taskCompleted && event.type !== EventTypes.taskFailed)
-    throw new BadInputError(`the merger takes ${EventTypes.taskCompleted} or ${EventTypes.taskFailed}, not ${event.type}`, { param: 'type' });
+    throw new BadInputError(`the merger takes ${EventTypes.taskCompleted}, ${EventTypes.taskFailed} or ${EventTypes.jobPlanned}, not ${event.type}`, { param: 'type' });
   const d = event.data;
   const owner = event.owner ?? ctx.instance;
   const r = await ctx.store.recordPart(
@@ -33,7 +36,9 @@ export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info:
       message: event.type === EventTypes.taskFailed ? `Part ${d.index + 1} failed: ${event.data.error}` : `Part ${d.index + 1} done.`,
     });
   }
-  if (r.complete) await synthesise(ctx, d.jobId, info.signal);
+  // Parts waiting for this one may start now (a failed dependency too: they go on without it).
+  const complete = r.complete || (r.recorded && (await startDependents(ctx, d.jobId, owner)));
+  if (complete) await synthesise(ctx, d.jobId, info.signal);
 }
 
 /**
@@ -84,6 +89,10 @@ async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: A
   let usage = { promptTokens: 0, completionTokens: 0 };
   if (job.fastPath) {
     answer = done[0]!.output ?? '';
+  } else if (job.synthesis === 'stitch') {
+    // The part answers already went to the client as they came; only the closing is written now.
+    await progress(ctx, owner, { jobId, stage: 'merging', message: `Writing the closing with ${ctx.config.merger}.` });
+    ({ answer, usage } = await stitchedAnswer(ctx, job, signal));
   } else {
     await progress(ctx, owner, { jobId, stage: 'merging', message: `Merging ${done.length} part answers with ${ctx.config.merger}.` });
     const rules = await ctx.rules.get('merger', ctx.config.merger);

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Bus } from '../lib/bus/types.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
-import { EventTypes, makeEvent } from '../lib/events/index.ts';
+import { EventTypes, makeEvent, SynthesisSchema, type Synthesis } from '../lib/events/index.ts';
 import { jobScope, maySee, type Principal } from '../lib/auth/principal.ts';
 import { principalAuth } from '../lib/http/auth.ts';
 import { healthRoutes } from '../lib/http/health.ts';
@@ -95,6 +95,7 @@ export function createApi(opts: ApiOptions): Hono {
           : {},
         ...(maxTokens != null && { maxTokens }),
         ...(req.temperature != null && { temperature: req.temperature }),
+        ...synthesisHeader(c.req.header(SYNTHESIS_HEADER)),
       };
       c.header('X-Request-Id', jobId);
       const task = openWebUITask(c.req.header('x-openwebui-task'), messages);
@@ -133,6 +134,16 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.get('/v1/jobs/:id/events', (c) => jobEventsRoute(c, ctx, hub, validJobId(c.req.param('id')), (job) => maySee(c.get('principal'), job)));
   return app;
+}
+
+/** A request may force how a split answer is put together; the eval compares the two. */
+export const SYNTHESIS_HEADER = 'X-Aiproc-Synthesis';
+
+function synthesisHeader(value: string | undefined): { synthesis?: Synthesis } {
+  if (value === undefined || value.trim() === '') return {};
+  const r = SynthesisSchema.safeParse(value.trim().toLowerCase());
+  if (!r.success) throw new BadInputError(`${SYNTHESIS_HEADER}: must be "stitch" or "rewrite", not "${value.slice(0, 40)}"`, { param: SYNTHESIS_HEADER });
+  return { synthesis: r.data };
 }
 
 function optional<K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> {

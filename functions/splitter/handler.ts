@@ -1,9 +1,10 @@
-import { lastUserIndex, lastUserMessage } from '../lib/chat.ts';
+import { lastUserMessage } from '../lib/chat.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
-import { EventTypes, makeEvent, type ChatMessage, type PlanPart } from '../lib/events/index.ts';
+import { EventTypes, makeEvent, type ChatMessage, type PlanPart, type Synthesis } from '../lib/events/index.ts';
 import { progress } from '../lib/progress.ts';
 import type { JobMeta } from '../lib/store/types.ts';
+import { conversationContext, requestPart, type TaskDefaults } from '../lib/tasks.ts';
 import { makePlan, type Plan } from './planner.ts';
 import { obviouslySingle } from './quick-check.ts';
 
@@ -18,6 +19,8 @@ export interface JobRequest {
   principal?: { id: string; role: string };
   maxTokens?: number;
   temperature?: number;
+  /** Forces how a split answer is put together (the request's X-Aiproc-Synthesis header). */
+  synthesis?: Synthesis;
 }
 
 /** The name of the split-and-merge pipeline as a model in /v1/models. */
@@ -47,32 +50,29 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
     const plan: Plan =
       req.model !== PIPELINE_MODEL ? one(req.model) : quick ? one(ctx.config.planner, `no planning needed: ${quick}`) : await makePlan(ctx, req.messages, signal);
     if (signal?.aborted) throw new CancelledError();
+    const synthesis = plan.fastPath ? undefined : synthesisOf(ctx, req, plan);
     await ctx.store.setPlan(req.jobId, plan.parts, plan.fastPath, plan.usage);
     if (plan.ruleIds.length) await ctx.store.recordRulesApplied(req.jobId, plan.ruleIds);
+    const defaults: TaskDefaults = {
+      total: plan.parts.length,
+      fastPath: plan.fastPath,
+      ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }),
+      ...(req.temperature !== undefined && { temperature: req.temperature }),
+      ...(synthesis && { synthesis }),
+    };
+    if (synthesis) await ctx.store.setSynthesis(req.jobId, synthesis, defaults);
     await progress(ctx, owner, {
       jobId: req.jobId,
       stage: 'planned',
-      message: describePlan(plan),
+      message: describePlan(plan, synthesis),
       plan: plan.parts,
+      ...(synthesis && { synthesis }),
     });
-    const context = req.messages.slice(0, Math.max(0, lastUserIndex(req.messages)));
-    for (const part of plan.parts) {
-      await ctx.emit(
-        makeEvent(
-          EventTypes.taskRequested,
-          {
-            jobId: req.jobId,
-            part,
-            total: plan.parts.length,
-            fastPath: plan.fastPath,
-            context,
-            ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }),
-            ...(req.temperature !== undefined && { temperature: req.temperature }),
-          },
-          { source: ctx.instance, jobid: req.jobId, model: part.model, owner },
-        ),
-      );
-    }
+    // The merger writes the stitched answer's opening while the parts run.
+    if (synthesis === 'stitch') await ctx.emit(makeEvent(EventTypes.jobPlanned, { jobId: req.jobId, synthesis }, { source: ctx.instance, jobid: req.jobId, owner }));
+    const context = conversationContext(req.messages);
+    // Parts that depend on others are started by the merger once those are done.
+    for (const part of plan.parts.filter((p) => !p.after?.length)) await requestPart(ctx, { jobId: req.jobId, owner, part, defaults, context });
   } catch (err) {
     if (err instanceof CancelledError) {
       await ctx.store.cancelJob(req.jobId);
@@ -84,11 +84,18 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
   }
 }
 
-function describePlan(plan: Plan): string {
+function describePlan(plan: Plan, synthesis?: Synthesis): string {
   if (plan.fastPath) {
     const why = plan.fallback ? ` (${plan.fallback})` : '';
     return `Answering in one part with ${plan.parts[0]!.model}${why}.`;
   }
-  const lines = plan.parts.map((p: PlanPart) => `${p.index + 1}. ${p.title} → ${p.model}`);
-  return `Split into ${plan.parts.length} parts:\n${lines.join('\n')}`;
+  const lines = plan.parts.map((p: PlanPart) => `${p.index + 1}. ${p.title} → ${p.model}${p.after?.length ? ` (waits for ${p.after.map((i) => `part ${i + 1}`).join(', ')})` : ''}`);
+  const how = synthesis === 'rewrite' ? 'rewritten into one answer' : 'answers shown as they are written, in order';
+  return `Split into ${plan.parts.length} parts (${how}):\n${lines.join('\n')}`;
+}
+
+/** The request's header, else the server's AIPROC_SYNTHESIS, else what the planner chose; stitched by default. */
+function synthesisOf(ctx: FunctionContext, req: JobRequest, plan: Plan): Synthesis {
+  const server = ctx.settings.AIPROC_SYNTHESIS;
+  return req.synthesis ?? (server !== 'auto' ? server : undefined) ?? plan.synthesis ?? 'stitch';
 }

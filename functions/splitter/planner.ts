@@ -3,14 +3,25 @@ import { lastUserMessage } from '../lib/chat.ts';
 import { ollamaTag } from '../lib/config/models.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
-import type { ChatMessage, PlanPart, Usage } from '../lib/events/schemas.ts';
+import { SynthesisSchema, type ChatMessage, type PlanPart, type Synthesis, type Usage } from '../lib/events/schemas.ts';
 import { systemWithRules } from '../lib/rules.ts';
+import { repairDependencies } from './dependencies.ts';
+import { plannerRequest } from './history.ts';
 import { plannerExamples, plannerSystem, planSchema } from './prompts.ts';
 
 const RawPlan = z.object({
   parts: z
-    .array(z.object({ title: z.string().trim().min(1), prompt: z.string().trim().min(1), model: z.string().trim() }))
+    .array(
+      z.object({
+        title: z.string().trim().min(1),
+        prompt: z.string().trim().min(1),
+        model: z.string().trim(),
+        // Small planners write odd things here: anything that is not a list of numbers means "no dependencies".
+        after: z.array(z.number()).optional().catch(undefined),
+      }),
+    )
     .min(1),
+  synthesis: SynthesisSchema.optional().catch(undefined),
 });
 
 export interface Plan {
@@ -19,6 +30,8 @@ export interface Plan {
   usage: Usage;
   /** Why the plan fell back to one part, when it did. */
   fallback?: string;
+  /** How the planner wants the answers put together, when it said. */
+  synthesis?: Synthesis;
   ruleIds: string[];
 }
 
@@ -51,7 +64,7 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
       messages: [
         { role: 'system', content: systemWithRules(plannerSystem(config.models, maxParts), rules) },
         ...plannerExamples(config.models),
-        { role: 'user', content: question },
+        { role: 'user', content: plannerRequest(messages, question) },
       ],
       format: planSchema(slugs, maxParts),
       temperature: 0,
@@ -74,13 +87,24 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
     return single(`the plan was unusable (${messageOf(err).slice(0, 200)})`, usage, ruleIds);
   }
   // Small planners repeat a part; the same prompt twice would be answered (and merged) twice.
-  const unique = parsed.parts.filter((p, i, all) => all.findIndex((q) => q.prompt.toLowerCase() === p.prompt.toLowerCase()) === i);
-  const parts = unique.slice(0, maxParts).map((p, index) => ({
-    index,
-    title: p.title.slice(0, 200),
-    prompt: p.prompt,
-    model: slugs.includes(p.model) ? p.model : config.planner,
-  }));
+  const firstOf = parsed.parts.map((p, _i, all) => all.findIndex((q) => q.prompt.toLowerCase() === p.prompt.toLowerCase()));
+  const keptRaw = firstOf.map((f, i) => f === i).map((k, i) => (k ? i : -1)).filter((i) => i >= 0).slice(0, maxParts);
+  // Where each part the planner wrote ended up (a repeat: where its first copy did; cut off: nowhere).
+  const newIndex = (raw: number) => keptRaw.indexOf(firstOf[raw] ?? -1);
+  const after = repairDependencies(
+    keptRaw.map((raw) => (parsed.parts[raw]!.after ?? []).map((j) => (Number.isInteger(j) && j >= 0 && j < parsed.parts.length ? newIndex(j) : j))),
+    ctx.log,
+  );
+  const parts: PlanPart[] = keptRaw.map((raw, index) => {
+    const p = parsed.parts[raw]!;
+    return {
+      index,
+      title: p.title.slice(0, 200),
+      prompt: p.prompt,
+      model: slugs.includes(p.model) ? p.model : config.planner,
+      ...(after[index]!.length && { after: after[index] }),
+    };
+  });
   if (parts.length === 1) return single(undefined, usage, ruleIds, parts[0]!.model);
-  return { parts, fastPath: false, usage, ruleIds };
+  return { parts, fastPath: false, usage, ruleIds, ...(parsed.synthesis && { synthesis: parsed.synthesis }) };
 }

@@ -7,6 +7,7 @@ import { chunk, completion, errorBody, usageChunk } from '../lib/http/openai.ts'
 import type { FunctionContext } from '../lib/context.ts';
 import type { ReplyHub } from './replies.ts';
 import { answerTask, type TaskRequest } from './tasks.ts';
+import { Stitcher } from './stitcher.ts';
 
 /**
  * Relays a job's replies (job.progress, job.delta, job.completed, job.failed) to the client that
@@ -74,13 +75,30 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
     // Fast path: the attempt whose text the client has been given. A retry after text went out
     // cannot take it back, so it is shown as a restart rather than spliced in silently.
     let shownAttempt: number | undefined;
+    // Stitched synthesis: puts the parts' text, arriving from several models at once, in plan order.
+    let stitcher: Stitcher | undefined;
+    const content = async (text: string) => {
+      if (text) await send(chunk(relay.jobId, relay.model, { content: text }));
+    };
     await follow(relay, async (e) => {
       if (stream.aborted) return;
       switch (e.type) {
         case EventTypes.jobProgress:
           await send(chunk(relay.jobId, relay.model, { reasoning_content: reasoningLine(e.data.message) }));
+          if (e.data.stage === 'planned' && e.data.synthesis === 'stitch' && e.data.plan) stitcher = new Stitcher(e.data.plan.map((p) => p.title));
+          if (e.data.stage === 'part.failed' && stitcher && e.data.index !== undefined) await content(stitcher.failed(e.data.index));
           break;
         case EventTypes.jobDelta: {
+          if (stitcher && e.data.segment === 'opening') {
+            await content(stitcher.opening(e.data.content));
+            break;
+          }
+          if (stitcher && e.data.part !== undefined) {
+            const attempt = e.data.attempt ?? 1;
+            await content(stitcher.text(e.data.part, attempt, e.data.content));
+            if (e.data.done) await content(stitcher.done(e.data.part, attempt));
+            break;
+          }
           const attempt = e.data.attempt;
           if (attempt !== undefined && shownAttempt !== undefined && attempt > shownAttempt) {
             await send(chunk(relay.jobId, relay.model, { content: `\n\n[the model failed mid-answer; retrying (attempt ${attempt})]\n\n` }));
@@ -91,6 +109,8 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
         }
         case EventTypes.jobCompleted:
           usage = e.data.usage;
+          // Whatever of the stitched answer is not out yet (held parts, the closing, the note on missing parts).
+          if (stitcher) await content(stitcher.finish(e.data.answer));
           break;
         case EventTypes.jobFailed:
           failed = e.data.error;

@@ -24,6 +24,9 @@ async function sse(res: Response): Promise<string[]> {
     .filter((d) => d !== '');
 }
 
+/** The stitched answer to "three topics": the parts verbatim in plan order between the merger's joins. */
+const THREE = 'OPENING\n\n### Alpha\n\nanswer(Explain alpha.)\n\n### Beta\n\nanswer(Explain beta.)\n\n### Gamma\n\nanswer(Explain gamma.)\n\nCLOSING';
+
 describe('the pipeline through npm start and the openai client', () => {
   let ollama: ScriptedOllama;
   let app: AiprocProcess & { dataDir: string };
@@ -53,10 +56,10 @@ describe('the pipeline through npm start and the openai client', () => {
     assert.deepEqual(models.data.map((m) => m.id), ['aiproc', 'codellama-7b', 'codellama-34b', 'codellama-70b']);
   });
 
-  test('a request the planner splits in three comes back as one merged answer, parts visible in the job API', async () => {
+  test('a request the planner splits in three comes back as one stitched answer, parts visible in the job API', async () => {
     const before = ollama.received.length;
     const res = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }] });
-    assert.equal(res.choices[0]!.message.content, 'MERGED[3 sections]');
+    assert.equal(res.choices[0]!.message.content, THREE);
     assert.equal(res.object, 'chat.completion');
     const j = await job(res.id);
     assert.equal(j.status, 'completed');
@@ -68,7 +71,7 @@ describe('the pipeline through npm start and the openai client', () => {
     ]);
     const calls = ollama.received.slice(before);
     assert.equal(calls.filter((c) => roleOf(c) === 'planner').length, 1);
-    assert.equal(calls.filter((c) => roleOf(c) === 'merger').length, 1, 'exactly one synthesis');
+    assert.equal(calls.filter((c) => roleOf(c) === 'merger').length, 2, 'the merger model writes only the two joins');
     assert.deepEqual(calls.filter((c) => roleOf(c) === 'part').map((c) => c.model).sort(), ['codellama:34b-instruct', 'codellama:70b-instruct', 'codellama:7b-instruct']);
     // usage is the sum of planning, parts and synthesis, and matches the job
     assert.ok(res.usage && res.usage.total_tokens > 0);
@@ -96,16 +99,17 @@ describe('the pipeline through npm start and the openai client', () => {
     assert.match(reasoning, /Split into 3 parts/);
     assert.match(reasoning, /Part 3 done/);
     const content = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
-    assert.equal(content, 'MERGED[3 sections]');
+    assert.equal(content, THREE);
     const stop = chunks.findIndex((c) => c.choices[0]?.finish_reason === 'stop');
     assert.equal(stop, chunks.length - 2);
     const last = chunks.at(-1);
     assert.deepEqual(last.choices, []);
     assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens);
-    // reasoning comes before the answer, as OpenWebUI expects to close its reasoning block
+    // the plan comes before the answer; later progress may follow answer text (stitched parts
+    // stream while others run): OpenWebUI 0.12.4 adds it to the reasoning block it already shows
     const firstContent = chunks.findIndex((c) => c.choices[0]?.delta?.content);
-    const lastReasoning = chunks.findLastIndex((c) => c.choices[0]?.delta?.reasoning_content);
-    assert.ok(lastReasoning < firstContent);
+    const plan = chunks.findIndex((c) => /Split into/.test(c.choices[0]?.delta?.reasoning_content ?? ''));
+    assert.ok(plan >= 0 && plan < firstContent);
   });
 
   test('a request that needs no split takes the fast path: one part, tokens streamed through, no synthesis call', async () => {
@@ -145,7 +149,7 @@ describe('the pipeline through npm start and the openai client', () => {
   test('the plan is cleaned: repeated parts answered once, a model not configured replaced by the planner\'s', async () => {
     const rep = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'repeated parts please' }] });
     assert.deepEqual((await job(rep.id)).parts.map((p) => p.model), ['codellama-7b', 'codellama-7b']);
-    assert.equal(rep.choices[0]!.message.content, 'MERGED[2 sections]');
+    assert.equal(rep.choices[0]!.message.content, 'OPENING\n\n### A\n\nanswer(Explain alpha.)\n\n### B\n\nanswer(Explain beta.)\n\nCLOSING');
     const unk = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'unknown model please' }] });
     assert.deepEqual((await job(unk.id)).parts.map((p) => p.model), ['codellama-7b', 'codellama-70b']);
   });
@@ -153,7 +157,7 @@ describe('the pipeline through npm start and the openai client', () => {
   test('a failed part yields a partial answer that says what is missing', async () => {
     const res = await client.chat.completions.create({ model: 'aiproc', messages: [{ role: 'user', content: 'two topics with FAIL' }] });
     const text = res.choices[0]!.message.content ?? '';
-    assert.match(text, /^MERGED\[1 sections\]/);
+    assert.match(text, /^OPENING\n\n### Good\n\nanswer\(Explain good\.\)\n\nCLOSING/);
     assert.match(text, /incomplete: part 2 "Bad"/);
     const j = await job(res.id);
     assert.equal(j.status, 'completed');
@@ -179,7 +183,7 @@ describe('the pipeline through npm start and the openai client', () => {
     const text = await events.text();
     assert.match(text, /event: progress/);
     assert.match(text, /"stage":"planned"/);
-    assert.match(text, /event: completed\ndata: .*"answer":"MERGED\[3 sections\]"/);
+    assert.match(text, /event: completed\ndata: .*"answer":"OPENING\\n\\n### Alpha/);
   });
 
   test('a fast-path answer that breaks mid-stream is retried, and the stream says so instead of splicing', async () => {

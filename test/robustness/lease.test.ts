@@ -18,7 +18,7 @@ test('a synthesis that is still running when its lease runs out is not started a
     }
     return result('part answer');
   });
-  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2' });
+  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2', AIPROC_SYNTHESIS: 'rewrite' });
   try {
     const ac = new AbortController();
     const res = await within(

@@ -21,7 +21,7 @@ test('a synthesis that dies mid-stream and is done again is shown as a restart, 
     return result('part answer');
   });
   // A short lease so the re-synthesis (by the recovery sweep) happens within the test.
-  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2' });
+  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2', AIPROC_SYNTHESIS: 'rewrite' });
   try {
     const ac = new AbortController();
     const res = await within(post(app.url, { model: 'aiproc', stream: true, messages: [{ role: 'user', content: 'a and b' }] }, ac.signal).then(async (r) => ({ id: r.headers.get('x-request-id'), text: await r.text() })), 15_000);
@@ -44,7 +44,7 @@ test('a synthesis that fails once (retryable) is retried promptly, not after the
     if (role === 'merger') return result('MERGED');
     return result('part answer');
   });
-  const app = await startEmbedded(model); // AIPROC_TASK_ATTEMPTS=3, AIPROC_RETRY_DELAY_MS=10
+  const app = await startEmbedded(model, { AIPROC_SYNTHESIS: 'rewrite' }); // AIPROC_TASK_ATTEMPTS=3, AIPROC_RETRY_DELAY_MS=10
   try {
     const ac = new AbortController();
     const reply = await within(post(app.url, { model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }, ac.signal).then((r) => r.json()), 10_000);
@@ -63,7 +63,7 @@ test('a synthesis that keeps failing ends the job with an error instead of leavi
     return result('part answer');
   });
   // A short lease so that "later" comes within the test: the recovery sweep runs every second.
-  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2' });
+  const app = await startEmbedded(model, { AIPROC_SYNTHESIS_LEASE_S: '2', AIPROC_SYNTHESIS: 'rewrite' });
   try {
     const ac = new AbortController();
     const reply = await within(post(app.url, { model: 'aiproc', messages: [{ role: 'user', content: 'a and b' }] }, ac.signal).then(async (r) => ({ status: r.status, body: await r.text() })), 12_000);

@@ -56,6 +56,23 @@ export function storeContract(name: string, h: StoreHarness): void {
       assert.equal(await store.getJob(randomUUID()), null);
     });
 
+    it('records how a split answer is put together, what its tasks carry, and keeps the first opening written', async () => {
+      const id = await plannedJob(store, 2);
+      assert.equal((await store.getJob(id))!.synthesis, null);
+      assert.equal((await store.getJob(id))!.opening, null);
+      await store.setSynthesis(id, 'stitch', { total: 2, fastPath: false, synthesis: 'stitch', maxTokens: 64 });
+      assert.equal(await store.setOpening(id, 'Two things follow.', usage(30, 7)), 'Two things follow.');
+      // a second writer (another merger, or a synthesis that found none) gets the first one back
+      assert.equal(await other.setOpening(id, '', usage(0, 0)), 'Two things follow.');
+      const got = (await store.getJob(id))!;
+      assert.equal(got.synthesis, 'stitch');
+      assert.deepEqual(got.taskDefaults, { total: 2, fastPath: false, synthesis: 'stitch', maxTokens: 64 });
+      assert.deepEqual(got.opening, { text: 'Two things follow.', usage: usage(30, 7) });
+      assert.ok(got.usage.completionTokens >= 7, 'the opening counts in the job usage');
+      await assert.rejects(store.setSynthesis(id, 'blend' as 'stitch', {}));
+      await assert.rejects(store.setOpening(randomUUID(), 'x', usage(0, 0)), NotFoundError);
+    });
+
     it('stores the plan once, with one pending part per entry', async () => {
       const id = await plannedJob(store, 3);
       await store.setPlan(id, plan(5), true, usage(100, 100));

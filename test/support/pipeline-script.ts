@@ -6,7 +6,8 @@ import { roleOf, type ReceivedChat, type Reply } from './scripted-ollama.ts';
  * - "two topics with FAIL": two parts, the part whose prompt says FAIL errors (HTTP 500);
  * - "all FAIL": two parts that both error;
  * - anything else: one part (fast path).
- * Parts answer `answer(<prompt>)`; the merger answers `MERGED[<n> sections]`.
+ * Parts answer `answer(<prompt>)`; the merger's rewrite answers `MERGED[<n> sections]`; the joins of
+ * a stitched answer are `OPENING` and `CLOSING`.
  */
 export function pipelineScript(req: ReceivedChat): Reply {
   const role = roleOf(req);
@@ -34,6 +35,8 @@ export function pipelineScript(req: ReceivedChat): Reply {
     return { content: JSON.stringify({ parts: [{ title: 'Answer', prompt: user, model: 'codellama-34b' }] }) };
   }
   if (role === 'merger') {
+    if (/open the answer/.test(user)) return { content: 'OPENING' };
+    if (/Write a closing/.test(user)) return { content: 'CLOSING' };
     const n = (req.messages.at(-1)?.content.match(/^### /gm) ?? []).length;
     return { content: `MERGED[${n} sections]`, chunks: 3 };
   }

@@ -12,7 +12,8 @@ export interface ReceivedChat {
 
 /** How the scripted server answers one chat. */
 export type Reply =
-  | { content: string; chunks?: number; chunkDelayMs?: number; promptTokens?: number }
+  /** `holdAfter` pieces go out, then the rest waits for `hold` (a model still writing, held by the test). */
+  | { content: string; chunks?: number; chunkDelayMs?: number; promptTokens?: number; holdAfter?: number; hold?: Promise<void> }
   | { error: string; status: number }
   /** Streams `content` forever-ish (chunk by chunk) until the client goes away. */
   | { endless: string; chunkDelayMs?: number }
@@ -106,7 +107,8 @@ export async function startScriptedOllama(responder: Responder, models = ['codel
         return;
       }
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      for (const piece of pieces) {
+      for (const [i, piece] of pieces.entries()) {
+        if (i === reply.holdAfter && reply.hold) await reply.hold;
         if (gone) return;
         res.write(JSON.stringify({ ...base, message: { role: 'assistant', content: piece }, done: false }) + '\n');
         if (reply.chunkDelayMs) await delay(reply.chunkDelayMs);

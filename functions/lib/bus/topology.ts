@@ -41,6 +41,7 @@ export function routeOf(ev: { type: EventType; model?: string; owner?: string })
       return { kind: 'task', exchange: Exchanges.tasks, routingKey: ev.model };
     case EventTypes.taskCompleted:
     case EventTypes.taskFailed:
+    case EventTypes.jobPlanned:
       return { kind: 'result', exchange: Exchanges.results, routingKey: '' };
     case EventTypes.jobProgress:
     case EventTypes.jobDelta:

@@ -60,6 +60,12 @@ export const SettingsSchema = z.object({
   AIPROC_JOB_TIMEOUT_S: z.coerce.number().int().min(10).default(1800),
   /** Largest answer a model may write for one part or the synthesis, in tokens. */
   AIPROC_MAX_TOKENS: z.coerce.number().int().min(16).default(1024),
+  /**
+   * How a split job's answer is put together: `stitch` (the part answers verbatim, part 1 streamed
+   * as it is written, short joins by the merger model), `rewrite` (the merger model writes one new
+   * text from them), `auto` (the planner decides). A request's `X-Aiproc-Synthesis` header wins.
+   */
+  AIPROC_SYNTHESIS: z.enum(['auto', 'stitch', 'rewrite']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

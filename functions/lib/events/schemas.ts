@@ -9,6 +9,8 @@ export const EventTypes = {
   jobDelta: 'dev.aiproc.job.delta',
   jobCompleted: 'dev.aiproc.job.completed',
   jobFailed: 'dev.aiproc.job.failed',
+  /** A split job was planned: the merger writes the stitched answer's opening meanwhile. */
+  jobPlanned: 'dev.aiproc.job.planned',
   /** Broadcast on aiproc.events only: every process stops its work for the job. */
   jobCancelled: 'dev.aiproc.job.cancelled',
   feedbackRated: 'dev.aiproc.feedback.rated',
@@ -36,8 +38,23 @@ export const PlanPartSchema = z.object({
   title: z.string().min(1).max(200),
   prompt: z.string().min(1),
   model: z.string().min(1),
+  /** Indexes of the parts this one needs: it starts once they are done, with their answers as context. */
+  after: z.array(z.number().int().min(0)).optional(),
 });
 export type PlanPart = z.infer<typeof PlanPartSchema>;
+
+/** How a split job's answer is put together: part answers verbatim with short joins, or one new text. */
+export const SynthesisSchema = z.enum(['stitch', 'rewrite']);
+export type Synthesis = z.infer<typeof SynthesisSchema>;
+
+/** A finished part another part depends on: its answer, or why there is none. */
+export const DependencySchema = z.object({
+  index: z.number().int().min(0),
+  title: z.string(),
+  output: z.string().nullable(),
+  error: z.string().nullable().optional(),
+});
+export type Dependency = z.infer<typeof DependencySchema>;
 
 const jobId = z.uuid();
 const slugOrStar = z.string().regex(/^(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?)$/, 'a model slug or "*"');
@@ -53,6 +70,10 @@ export const TaskRequestedSchema = z.object({
   context: z.array(ChatMessageSchema).default([]),
   maxTokens: z.number().int().min(1).optional(),
   temperature: z.number().min(0).max(2).optional(),
+  /** Stitched synthesis: the part streams its text to the owner as job.delta (with its index). */
+  synthesis: SynthesisSchema.optional(),
+  /** The answers of the parts named in `part.after`, for its context. */
+  dependencies: z.array(DependencySchema).optional(),
 });
 
 export const TaskCompletedSchema = z.object({
@@ -80,6 +101,8 @@ export const JobProgressSchema = z.object({
   message: z.string(),
   plan: z.array(PlanPartSchema).optional(),
   index: z.number().int().min(0).optional(),
+  /** With `planned` on a split job: how its answer will be put together. */
+  synthesis: SynthesisSchema.optional(),
 });
 
 export const JobDeltaSchema = z.object({
@@ -89,6 +112,17 @@ export const JobDeltaSchema = z.object({
   from: z.enum(['merger', 'inference']),
   /** On the fast path: the part's attempt, so a retry after text was streamed can be shown as one. */
   attempt: z.number().int().min(1).optional(),
+  /** Stitched synthesis: the part this text belongs to (the owner puts parts in plan order). */
+  part: z.number().int().min(0).optional(),
+  /** Stitched synthesis: the opening the merger wrote (sent whole, once). */
+  segment: z.enum(['opening']).optional(),
+  /** Stitched synthesis: the part (this attempt) has sent all its text. */
+  done: z.boolean().optional(),
+});
+
+export const JobPlannedSchema = z.object({
+  jobId,
+  synthesis: SynthesisSchema,
 });
 
 export const JobCompletedSchema = z.object({
@@ -161,6 +195,7 @@ export const DataSchemas = {
   [EventTypes.jobDelta]: JobDeltaSchema,
   [EventTypes.jobCompleted]: JobCompletedSchema,
   [EventTypes.jobFailed]: JobFailedSchema,
+  [EventTypes.jobPlanned]: JobPlannedSchema,
   [EventTypes.jobCancelled]: JobCancelledSchema,
   [EventTypes.feedbackRated]: FeedbackRatedSchema,
   [EventTypes.ruleProposed]: RuleProposedSchema,
@@ -176,6 +211,7 @@ export type JobProgress = EventDataMap[typeof EventTypes.jobProgress];
 export type JobDelta = EventDataMap[typeof EventTypes.jobDelta];
 export type JobCompleted = EventDataMap[typeof EventTypes.jobCompleted];
 export type JobFailed = EventDataMap[typeof EventTypes.jobFailed];
+export type JobPlanned = EventDataMap[typeof EventTypes.jobPlanned];
 export type JobCancelled = EventDataMap[typeof EventTypes.jobCancelled];
 export type FeedbackRated = EventDataMap[typeof EventTypes.feedbackRated];
 export type RuleProposed = EventDataMap[typeof EventTypes.ruleProposed];

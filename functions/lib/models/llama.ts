@@ -25,14 +25,21 @@ function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
 
 /**
  * node-llama-cpp's grammar takes a subset of JSON Schema: `oneOf` where zod writes `anyOf`,
- * and no `$schema`. Everything it does not know it ignores.
+ * and no `$schema`. Everything it does not know it ignores. It makes every listed property
+ * required, so the optional ones (not in `required`) are left out: a small model is not made
+ * to fill in fields it may skip.
  */
 export function toGrammarSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(toGrammarSchema);
   if (schema === null || typeof schema !== 'object') return schema;
+  const required = (schema as { required?: unknown }).required;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
     if (key === '$schema' || key === '$id') continue;
+    if (key === 'properties' && Array.isArray(required) && value && typeof value === 'object') {
+      out[key] = Object.fromEntries(Object.entries(value).filter(([name]) => required.includes(name)).map(([name, v]) => [name, toGrammarSchema(v)]));
+      continue;
+    }
     out[key === 'anyOf' ? 'oneOf' : key] = toGrammarSchema(value);
   }
   return out;

@@ -8,7 +8,7 @@ import type { NewJob, NewRating, NewRule, PartResult, Store } from './types.ts';
 export type RpcArgs = Record<string, unknown>;
 
 /** Arguments that are jsonb: SqlStore sends them as JSON text, PostgREST takes them as they are. */
-export const JSONB_ARGS = new Set(['p_messages', 'p_meta', 'p_plan', 'p_data', 'p_figures']);
+export const JSONB_ARGS = new Set(['p_messages', 'p_meta', 'p_plan', 'p_data', 'p_figures', 'p_task_defaults']);
 
 export type PerformanceReport = Parameters<Store['addPerformanceReport']>[0];
 
@@ -39,6 +39,12 @@ export const rpcArgs = {
   setPlan: (jobId: string, plan: PlanPart[], fastPath: boolean, u?: Usage): RpcArgs => ({
     p_job_id: jobId, p_plan: plan, p_fast_path: fastPath,
     p_prompt_tokens: u?.promptTokens ?? 0, p_completion_tokens: u?.completionTokens ?? 0,
+  }),
+  setSynthesis: (jobId: string, synthesis: string, taskDefaults: Record<string, unknown>): RpcArgs => ({
+    p_job_id: jobId, p_synthesis: synthesis, p_task_defaults: taskDefaults,
+  }),
+  setOpening: (jobId: string, text: string, u: Usage): RpcArgs => ({
+    p_job_id: jobId, p_opening: text, p_prompt_tokens: u.promptTokens, p_completion_tokens: u.completionTokens,
   }),
   startPart: (jobId: string, index: number): RpcArgs => ({ p_job_id: jobId, p_index: index }),
   recordPart: (r: PartResult): RpcArgs => ({

@@ -1,4 +1,4 @@
-import type { ChatMessage, PlanPart, Usage } from '../events/schemas.ts';
+import type { ChatMessage, PlanPart, Synthesis, Usage } from '../events/schemas.ts';
 import type { Row } from './driver.ts';
 import type {
   JobEventRecord, JobMeta, JobStatus, JobView, PartStatus, PartView, RuleScope, RuleStats, RuleView,
@@ -43,8 +43,8 @@ export function toJob(r: Row, partRows: Row[], ruleIds: string[]): JobView {
       completionTokens: sum.completionTokens + p.usage.completionTokens,
     }),
     {
-      promptTokens: num(r.plan_prompt_tokens) + num(r.synthesis_prompt_tokens),
-      completionTokens: num(r.plan_completion_tokens) + num(r.synthesis_completion_tokens),
+      promptTokens: num(r.plan_prompt_tokens) + num(r.synthesis_prompt_tokens) + num(r.opening_prompt_tokens),
+      completionTokens: num(r.plan_completion_tokens) + num(r.synthesis_completion_tokens) + num(r.opening_completion_tokens),
     },
   );
   return {
@@ -67,6 +67,9 @@ export function toJob(r: Row, partRows: Row[], ruleIds: string[]): JobView {
     completedAt: isoOrNull(r.completed_at),
     ruleIds: [...ruleIds].sort(),
     synthesisAttempts: num(r.synthesis_attempts),
+    synthesis: str(r.synthesis) as Synthesis | null,
+    taskDefaults: (r.task_defaults ?? null) as Record<string, unknown> | null,
+    opening: r.opening === null || r.opening === undefined ? null : { text: String(r.opening), usage: usage(r.opening_prompt_tokens, r.opening_completion_tokens) },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { JobScope } from '../auth/principal.ts';
-import type { PlanPart, Usage } from '../events/schemas.ts';
+import type { PlanPart, Synthesis, Usage } from '../events/schemas.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { clean, JSONB_ARGS, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
@@ -59,6 +59,14 @@ export class SqlStore implements Store {
 
   async setPlan(jobId: string, plan: PlanPart[], fastPath: boolean, planUsage?: Usage): Promise<void> {
     await this.#call('set_plan', rpcArgs.setPlan(jobId, plan, fastPath, planUsage));
+  }
+
+  async setSynthesis(jobId: string, synthesis: Synthesis, taskDefaults: Record<string, unknown>): Promise<void> {
+    await this.#call('set_synthesis', rpcArgs.setSynthesis(jobId, synthesis, taskDefaults));
+  }
+
+  async setOpening(jobId: string, text: string, usage: Usage): Promise<string> {
+    return String((await this.#scalar<string | null>('set_opening', rpcArgs.setOpening(jobId, text, usage))) ?? '');
   }
 
   async startPart(jobId: string, index: number): Promise<{ attempt: number; cancelled: boolean }> {

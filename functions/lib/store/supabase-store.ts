@@ -1,6 +1,6 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { JobScope } from '../auth/principal.ts';
-import type { PlanPart, Usage } from '../events/schemas.ts';
+import type { PlanPart, Synthesis, Usage } from '../events/schemas.ts';
 import { ConfigError, NotFoundError, RetryLaterError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { clean, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
@@ -121,6 +121,14 @@ export class SupabaseStore implements Store {
 
   async setPlan(jobId: string, plan: PlanPart[], fastPath: boolean, planUsage?: Usage): Promise<void> {
     await this.#rpc('set_plan', rpcArgs.setPlan(jobId, plan, fastPath, planUsage));
+  }
+
+  async setSynthesis(jobId: string, synthesis: Synthesis, taskDefaults: Record<string, unknown>): Promise<void> {
+    await this.#rpc('set_synthesis', rpcArgs.setSynthesis(jobId, synthesis, taskDefaults));
+  }
+
+  async setOpening(jobId: string, text: string, usage: Usage): Promise<string> {
+    return String((await this.#rpc('set_opening', rpcArgs.setOpening(jobId, text, usage))) ?? '');
   }
 
   async startPart(jobId: string, index: number): Promise<{ attempt: number; cancelled: boolean }> {

@@ -1,5 +1,5 @@
 import type { JobScope } from '../auth/principal.ts';
-import type { ChatMessage, PlanPart, Usage } from '../events/schemas.ts';
+import type { ChatMessage, PlanPart, Synthesis, Usage } from '../events/schemas.ts';
 
 export type JobStatus = 'planning' | 'running' | 'merging' | 'completed' | 'failed' | 'cancelled';
 export type PartStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -65,6 +65,12 @@ export interface JobView {
   ruleIds: string[];
   /** How many times a merger claimed this job's synthesis. */
   synthesisAttempts: number;
+  /** How the answer is put together (split jobs): part answers stitched verbatim, or rewritten in one. */
+  synthesis: Synthesis | null;
+  /** What every task of a split job carries besides its part (total, synthesis, token and sampling options). */
+  taskDefaults: Record<string, unknown> | null;
+  /** Stitched synthesis: the opening the merger model wrote (empty when there is none), once written. */
+  opening: { text: string; usage: Usage } | null;
 }
 
 export interface PartResult {
@@ -150,6 +156,10 @@ export interface Store {
   createJob(job: NewJob): Promise<void>;
   /** Stores the plan and one pending part per entry; the job goes to `running`. */
   setPlan(jobId: string, plan: PlanPart[], fastPath: boolean, planUsage?: Usage): Promise<void>;
+  /** Records how a split job's answer is put together, and what each of its tasks carries (for parts started later). */
+  setSynthesis(jobId: string, synthesis: Synthesis, taskDefaults: Record<string, unknown>): Promise<void>;
+  /** Records the stitched answer's opening unless one is there; returns the one the job now has (first writer wins). */
+  setOpening(jobId: string, text: string, usage: Usage): Promise<string>;
   /** Marks a part running and counts the attempt; `cancelled` when there is nothing to do: the job was cancelled or ended, or the part was already answered (skip the work). */
   startPart(jobId: string, index: number): Promise<{ attempt: number; cancelled: boolean }>;
   /**
