@@ -117,6 +117,8 @@ before(async () => {
     AIPROC_SYNTHESIS_LEASE_S: '3',
     AIPROC_TASK_ATTEMPTS: '6',
     AIPROC_RETRY_DELAY_MS: '200',
+    // One merger call per job (the full rewrite) is what these tests count; stitched.slow.ts has the stitched default.
+    AIPROC_SYNTHESIS: 'rewrite',
   });
   bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'test-observer', models: SLUGS });
   // A durable queue on the events topic, so that the observer misses nothing across forced closes.
