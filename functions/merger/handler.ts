@@ -6,6 +6,7 @@ import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
 import { BadInputError, RetryLaterError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
+import { recentTurns } from '../lib/history.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
 import { startDependents } from './dependents.ts';
@@ -103,6 +104,7 @@ async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: A
         model: ollamaTag(ctx.config, ctx.config.merger),
         messages: [
           { role: 'system', content: systemWithRules(mergerSystem, rules) },
+          ...recentTurns(job.messages),
           { role: 'user', content: mergerPrompt(lastUserMessage(job.messages), done, missing) },
         ],
         maxTokens: ctx.settings.AIPROC_MAX_TOKENS * 2,

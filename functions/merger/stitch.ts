@@ -3,6 +3,7 @@ import { ollamaTag } from '../lib/config/models.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, type ChatMessage, type Usage } from '../lib/events/index.ts';
+import { recentTurns } from '../lib/history.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { stitchAnswer } from '../lib/stitch.ts';
 import type { JobView } from '../lib/store/types.ts';
@@ -45,7 +46,7 @@ export async function stitchedAnswer(ctx: FunctionContext, job: JobView, signal?
   return { answer, usage: closing.usage };
 }
 
-/** One small call to the merger model for a join; the user's system prompt comes along. Failing is not fatal: no join. */
+/** One small call to the merger model for a join; the user's system prompt and the recent turns come along. Failing is not fatal: no join. */
 async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxTokens: number, signal?: AbortSignal): Promise<{ text: string; usage: Usage }> {
   const rules = await ctx.rules.get('merger', ctx.config.merger);
   if (rules.length) await ctx.store.recordRulesApplied(job.id, rules.map((r) => r.id));
@@ -53,7 +54,7 @@ async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxT
   try {
     const res = await ctx.model.chat({
       model: ollamaTag(ctx.config, ctx.config.merger),
-      messages: [{ role: 'system', content: systemWithRules(joinSystem, rules) }, ...userSystem, { role: 'user', content: prompt }],
+      messages: [{ role: 'system', content: systemWithRules(joinSystem, rules) }, ...userSystem, ...recentTurns(job.messages), { role: 'user', content: prompt }],
       maxTokens: Math.min(maxTokens, ctx.settings.AIPROC_MAX_TOKENS),
       ...(signal && { signal }),
     });
