@@ -12,6 +12,12 @@ import { closingPrompt, joinSystem, missingNote, openingPrompt } from './prompts
 /** Token budgets of the joins: small, so they never dominate the time (the parts are the answer). */
 export const OPENING_TOKENS = 60;
 export const CLOSING_TOKENS = 120;
+/**
+ * Part 1 is held until the opening is out, so the opening may not take long: a merger model busy
+ * with other work (one Ollama serving the merger and a part) must not hold the answer back.
+ * After this the answer goes without an opening.
+ */
+export const OPENING_WAIT_MS = 5000;
 
 const none: Usage = { promptTokens: 0, completionTokens: 0 };
 
@@ -25,7 +31,7 @@ export async function writeOpening(ctx: FunctionContext, jobId: string, owner: s
   const job = await ctx.store.getJob(jobId);
   if (!job || job.opening || !['running', 'merging'].includes(job.status)) return;
   const titles = (job.plan ?? []).map((p) => p.title);
-  const { text, usage } = await joinCall(ctx, job, openingPrompt(lastUserMessage(job.messages), titles), OPENING_TOKENS, signal);
+  const { text, usage } = await joinCall(ctx, job, openingPrompt(lastUserMessage(job.messages), titles), OPENING_TOKENS, signal, OPENING_WAIT_MS);
   const opening = await ctx.store.setOpening(jobId, text, usage);
   // Only the writer whose opening the job kept sends it, so the owner shows what the store holds.
   if (opening !== text) return;
@@ -47,7 +53,9 @@ export async function stitchedAnswer(ctx: FunctionContext, job: JobView, signal?
 }
 
 /** One small call to the merger model for a join; the user's system prompt and the recent turns come along. Failing is not fatal: no join. */
-async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxTokens: number, signal?: AbortSignal): Promise<{ text: string; usage: Usage }> {
+async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxTokens: number, signal?: AbortSignal, waitMs?: number): Promise<{ text: string; usage: Usage }> {
+  const limits = [signal, waitMs !== undefined ? AbortSignal.timeout(waitMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+  const callSignal = limits.length ? AbortSignal.any(limits) : undefined;
   const rules = await ctx.rules.get('merger', ctx.config.merger);
   if (rules.length) await ctx.store.recordRulesApplied(job.id, rules.map((r) => r.id));
   const userSystem: ChatMessage[] = job.messages.filter((m) => m.role === 'system');
@@ -56,11 +64,11 @@ async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxT
       model: ollamaTag(ctx.config, ctx.config.merger),
       messages: [{ role: 'system', content: systemWithRules(joinSystem, rules) }, ...userSystem, ...recentTurns(job.messages), { role: 'user', content: prompt }],
       maxTokens: Math.min(maxTokens, ctx.settings.AIPROC_MAX_TOKENS),
-      ...(signal && { signal }),
+      ...(callSignal && { signal: callSignal }),
     });
     return { text: res.content.trim(), usage: res.usage };
   } catch (err) {
-    if (err instanceof CancelledError || signal?.aborted) throw err;
+    if (signal?.aborted || (err instanceof CancelledError && !callSignal?.aborted)) throw err;
     ctx.log.warn({ jobId: job.id, err: messageOf(err) }, 'a join of the stitched answer failed; going on without it');
     return { text: '', usage: none };
   }

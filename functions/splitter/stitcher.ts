@@ -8,6 +8,8 @@ interface Segment {
   sent: number;
   /** Where this part's answer starts in what went out (after its heading), once it started. */
   startsAt: number | undefined;
+  /** Where this part started in what went out (before the gap and its heading). */
+  gapAt: number;
   done: boolean;
   failed: boolean;
 }
@@ -29,7 +31,7 @@ export class Stitcher {
   #logical = '';
 
   constructor(titles: string[]) {
-    this.#parts = titles.map((title) => ({ title, attempt: 1, text: '', sent: 0, startsAt: undefined, done: false, failed: false }));
+    this.#parts = titles.map((title) => ({ title, attempt: 1, text: '', sent: 0, startsAt: undefined, gapAt: 0, done: false, failed: false }));
   }
 
   opening(text: string): string {
@@ -66,18 +68,23 @@ export class Stitcher {
     return this.#pump();
   }
 
-  /** Part `index` failed for good: it is left out. */
+  /** Part `index` failed for good: it is left out (if some of it is on screen already, that is said). */
   failed(index: number): string {
     const seg = this.#parts[index];
-    if (!seg) return '';
+    if (!seg || seg.failed || seg.done) return '';
     seg.failed = true;
-    return this.#pump();
+    let out = '';
+    if (seg.startsAt !== undefined && index === this.#head) {
+      out = `\n\n[this part failed: it is left out of the answer]\n\n`;
+      this.#logical = this.#logical.slice(0, seg.gapAt);
+    }
+    return out + this.#pump();
   }
 
   /** The whole answer is in: what of it has not gone out yet. */
   finish(answer: string): string {
     if (answer.startsWith(this.#logical)) return answer.slice(this.#logical.length);
-    // A part that failed after its text went out: send from where the two part ways.
+    // Should not happen (the layouts are the same): send from where the two part ways.
     let i = 0;
     while (i < answer.length && answer[i] === this.#logical[i]) i++;
     return answer.slice(i);
@@ -105,6 +112,7 @@ export class Stitcher {
       if (!seg) return out;
       if (!seg.failed && seg.text.length > seg.sent) {
         if (seg.startsAt === undefined) {
+          seg.gapAt = this.#logical.length;
           emit((this.#logical ? GAP : '') + partHeading(seg.title));
           seg.startsAt = this.#logical.length;
         }

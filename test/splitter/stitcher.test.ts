@@ -52,6 +52,18 @@ describe('the stitcher puts part text in plan order', () => {
   });
 });
 
+test('a part that fails after some of it went out is marked so, and the rest still lines up with the answer', () => {
+  const s = new Stitcher(['A', 'B']);
+  let out = s.opening('Hi.');
+  out += s.text(0, 1, 'half of a');
+  out += s.text(1, 1, 'b');
+  out += s.done(1, 1);
+  out += s.failed(0);
+  assert.match(out, /half of a\n\n\[this part failed: it is left out of the answer\]\n\n\n\n### B\n\nb$/);
+  const answer = stitchAnswer('Hi.', [{ title: 'A', output: null }, { title: 'B', output: 'b' }], 'Bye.', '\n\n> Note');
+  assert.equal(s.finish(answer), '\n\nBye.\n\n> Note');
+});
+
 describe('plan dependencies are repaired', () => {
   test('missing parts, self-references and cycles are dropped; good ones kept', () => {
     assert.deepEqual(repairDependencies([[1], [0, 7], [2, -1]], log), [[1], [], []]);
