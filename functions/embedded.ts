@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startRuntime, type Runtime } from './app.ts';
 import { MemoryBus } from './lib/bus/memory.ts';
 import type { ModelsConfig } from './lib/config/models.ts';
@@ -26,11 +27,22 @@ export interface Embedded {
 export async function startEmbedded(opts: { settings: Settings; config: ModelsConfig; log: Logger; model: () => Promise<ModelClient>; telemetry?: Telemetry }): Promise<Embedded> {
   const { settings, config, log } = opts;
   mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
-  const store = createStore(settings, log);
+  const pglite = !settings.DATABASE_URL && !settings.SUPABASE_URL;
+  const firstStart = pglite && !existsSync(join(settings.AIPROC_DATA_DIR, 'pglite', 'PG_VERSION'));
+  let store = createStore(settings, log);
   await store.init();
+  if (firstStart) {
+    // Creating the database (initdb, then the migrations) grows PGlite's WebAssembly memory by
+    // ~250 MB (bench:memory), and WebAssembly memory never shrinks: serve from a fresh instance,
+    // and collect the old one now (npm start runs with --expose-gc) rather than whenever V8 idles.
+    await store.close();
+    (globalThis as { gc?: () => void }).gc?.();
+    store = createStore(settings, log);
+    await store.init();
+  }
   // PGlite belongs to this process alone: a job left unfinished was cut off by the last stop
   // (its queued work lived in memory). Say so in the job instead of leaving it running forever.
-  if (!settings.DATABASE_URL && !settings.SUPABASE_URL) {
+  if (pglite) {
     const orphans = await store.staleJobs(0);
     for (const id of orphans) await store.failJob(id, 'interrupted: aiproc stopped while this job ran');
     if (orphans.length) log.warn({ jobs: orphans.length }, 'failed the jobs a previous run left unfinished');

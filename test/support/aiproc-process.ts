@@ -1,10 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
+
+/**
+ * The Node options `npm start` runs its entry with (package.json `scripts.start`), so a test or
+ * benchmark starts the process exactly as a user does.
+ * @example startNodeArgs() // ['--liftoff-only']
+ */
+export function startNodeArgs(): string[] {
+  const start: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  return start.split(/\s+/).filter((a) => a.startsWith('--'));
+}
 
 export interface AiprocProcess {
   url: string;
@@ -21,8 +31,8 @@ export interface AiprocProcess {
  * once it prints `listening on <url>`. Rejects with its output if it exits first.
  * @example const p = await spawnListening('functions/cluster.ts', { PORT: '0' })
  */
-export async function spawnListening(entry: string, env: Record<string, string>, opts: { echoStderr?: boolean } = {}): Promise<AiprocProcess> {
-  const child = spawn(NODE, [entry], {
+export async function spawnListening(entry: string, env: Record<string, string>, opts: { echoStderr?: boolean; nodeArgs?: string[] } = {}): Promise<AiprocProcess> {
+  const child = spawn(NODE, [...(opts.nodeArgs ?? []), entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +72,7 @@ export async function spawnListening(entry: string, env: Record<string, string>,
 }
 
 /**
- * Runs `npm start`'s entry (`functions/main.ts`) on a free port with its own data folder.
+ * Runs `npm start`'s entry (`functions/main.ts`, with its Node options) on a free port with its own data folder.
  * @example const app = await startAiproc({ OLLAMA_HOST: ollama.url })
  */
 export async function startAiproc(env: Record<string, string>, opts: { dataDir?: string } = {}): Promise<AiprocProcess & { dataDir: string }> {
@@ -75,6 +85,6 @@ export async function startAiproc(env: Record<string, string>, opts: { dataDir?:
     // Keep the embedded engine out of the way unless a test names a model file.
     OLLAMA_HOST: 'http://127.0.0.1:9',
     ...env,
-  });
+  }, { nodeArgs: startNodeArgs() });
   return { ...p, dataDir };
 }

@@ -5,7 +5,6 @@ import type { Settings } from '../config/settings.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { downloadModel } from './download.ts';
-import { LlamaCppClient } from './llama.ts';
 import { OllamaClient } from './ollama.ts';
 import type { ModelClient } from './types.ts';
 
@@ -47,7 +46,8 @@ function ggufsIn(dir: string, preferred?: string): string[] {
  */
 export async function resolveModelClient(settings: Settings, config: ModelsConfig, log: Logger, deps: ResolveDeps = {}): Promise<ResolvedModel> {
   const embedded = { contextSize: config.embedded?.contextSize ?? 4096, sequences: config.embedded?.sequences ?? 4, log: log.child({ component: 'llama' }) };
-  const loadEmbedded = deps.loadEmbedded ?? ((modelPath, opts) => LlamaCppClient.load({ modelPath, ...opts }));
+  // node-llama-cpp (~50 MB of bindings and code) is loaded only when the embedded engine is chosen.
+  const loadEmbedded = deps.loadEmbedded ?? (async (modelPath, opts) => (await import('./llama.ts')).LlamaCppClient.load({ modelPath, ...opts }));
   const probe = deps.probeOllama ?? ((host, ms) => OllamaClient.probe(host, ms));
   const ollama = deps.ollama ?? ((host) => new OllamaClient({ host }));
   const step = (msg: string, extra: Record<string, unknown> = {}) => log.info({ step: 'model', ...extra }, msg);

@@ -3,6 +3,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { toStoreError } from './db-errors.ts';
 import type { Queryable, Row, SqlDriver } from './driver.ts';
 import { lockFolder } from './folder-lock.ts';
+import { pgliteOptions } from './pglite-memory.ts';
 
 /**
  * PGlite (Postgres in WebAssembly, in this process) behind the SqlDriver interface. It serves
@@ -19,7 +20,7 @@ export function pgliteDriver(dir?: string): SqlDriver {
   };
   if (dir) mkdirSync(dir, { recursive: true });
   const release = dir ? lockFolder(dir) : () => {};
-  const db = new PGlite(dir);
+  const db = new PGlite(dir, pgliteOptions());
   // A failed open also rejects every query with the same error; this only keeps it from being unhandled.
   db.waitReady.catch(() => {});
   const on = (c: PGlite | Transaction): Queryable => ({
