@@ -36,7 +36,11 @@ export async function startEmbedded(opts: { settings: Settings; config: ModelsCo
     // ~250 MB (bench:memory), and WebAssembly memory never shrinks: serve from a fresh instance,
     // and collect the old one now (npm start runs with --expose-gc) rather than whenever V8 idles.
     await store.close();
-    (globalThis as { gc?: () => void }).gc?.();
+    // Two collections, a turn apart: the first finalises the old instance, the second frees its memory.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc?.();
     store = createStore(settings, log);
     await store.init();
   }
