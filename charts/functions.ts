@@ -110,6 +110,7 @@ export class FunctionsChart extends Chart {
         containers: [
           functionContainer('splitter', [
             secretEnv(SecretKeys.apiKeys),
+            secretEnv(SecretKeys.gatewayKeys),
             secretEnv(SecretKeys.feedbackTokens),
             secretEnv(SecretKeys.webhookSecrets),
             ...plainEnv({ OLLAMA_HOST: ollamaUrl(cfg.models.planner) }),

@@ -13,6 +13,8 @@ export const SecretKeys = {
   anonKey: 'SUPABASE_ANON_KEY',
   serviceRoleKey: 'SUPABASE_SERVICE_ROLE_KEY',
   apiKeys: 'AIPROC_API_KEYS',
+  /** OpenWebUI's key: a gateway key, so its X-OpenWebUI-* ids (end user, chat, message) are kept on jobs. */
+  gatewayKeys: 'AIPROC_GATEWAY_KEYS',
   feedbackTokens: 'AIPROC_FEEDBACK_TOKENS',
   webhookSecrets: 'AIPROC_WEBHOOK_SECRETS',
   n8nEncryptionKey: 'N8N_ENCRYPTION_KEY',
@@ -48,6 +50,7 @@ export function generateSecretValues(external?: { serviceRoleKey: string }): Rec
     [SecretKeys.anonKey]: supabaseKey('anon', jwtSecret),
     [SecretKeys.serviceRoleKey]: external?.serviceRoleKey ?? supabaseKey('service_role', jwtSecret),
     [SecretKeys.apiKeys]: `sk-aiproc-${hex(24)}`,
+    [SecretKeys.gatewayKeys]: `sk-aiproc-gw-${hex(24)}`,
     [SecretKeys.feedbackTokens]: hex(24),
     [SecretKeys.webhookSecrets]: `whsec_${randomBytes(32).toString('base64')}`,
     [SecretKeys.n8nEncryptionKey]: hex(24),

@@ -145,7 +145,8 @@ export class UiChart extends Chart {
                 env: [
                   // The connection to the splitter, custom headers included (message id, task).
                   ...plainEnv(openWebUIEnv(`http://${host('splitter')}/v1`)),
-                  secretEnv(SecretKeys.apiKeys, 'OPENAI_API_KEY'),
+                  // A gateway key: aiproc keeps OpenWebUI's user, chat and message ids only from a gateway.
+                  secretEnv(SecretKeys.gatewayKeys, 'OPENAI_API_KEY'),
                   secretEnv(SecretKeys.webuiSecretKey),
                 ],
                 volumeMounts: [{ name: 'data', mountPath: '/app/backend/data' }],

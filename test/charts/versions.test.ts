@@ -40,4 +40,14 @@ describe('the versions we deploy are the versions we test', () => {
     const configs = JSON.parse(want.OPENAI_API_CONFIGS!) as Record<string, { headers: Record<string, string> }>;
     assert.deepEqual(configs['0']!.headers, { 'X-OpenWebUI-Chat-Id': '{{CHAT_ID}}', 'X-OpenWebUI-Message-Id': '{{MESSAGE_ID}}', 'X-OpenWebUI-Task': '{{TASK}}' });
   });
+
+  it("OpenWebUI's key is a gateway key of the splitter, in the charts and in docker-compose.yml (ids from other keys are not kept)", () => {
+    const env = compose.services.openwebui!.environment!;
+    assert.equal(env.OPENAI_API_KEY, compose.services.splitter!.environment!.AIPROC_GATEWAY_KEYS);
+    const objects = synthAll(configWith()).map((o) => JSON.stringify(o));
+    const openwebui = objects.find((o) => o.includes('"name":"openwebui"') && o.includes('"kind":"Deployment"'))!;
+    assert.match(openwebui, /"name":"OPENAI_API_KEY","valueFrom":\{"secretKeyRef":\{"key":"AIPROC_GATEWAY_KEYS","name":"aiproc-secrets"\}/);
+    const splitter = objects.find((o) => o.includes('"name":"splitter"') && o.includes('"kind":"Service"') && o.includes('serving.knative.dev'))!;
+    assert.match(splitter, /"name":"AIPROC_GATEWAY_KEYS","valueFrom":\{"secretKeyRef":\{"key":"AIPROC_GATEWAY_KEYS","name":"aiproc-secrets"\}/);
+  });
 });

@@ -60,6 +60,8 @@ function script(held: Promise<void>) {
 describe(`OpenWebUI ${OPENWEBUI_VERSION} in a real browser, connected to aiproc as the README says`, { timeout: 30 * 60_000 }, () => {
   const held = gate();
   const feedbackToken = `fb-${randomUUID()}`;
+  // OpenWebUI's key is a gateway key, as the charts and docker-compose.yml give it.
+  const gatewayKey = `sk-gw-${randomUUID()}`;
   const shots = { dir: '' };
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let sql: pg.Client;
@@ -91,9 +93,9 @@ describe(`OpenWebUI ${OPENWEBUI_VERSION} in a real browser, connected to aiproc 
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     ollama = await startScriptedOllama(script(held.wait));
-    aiproc = await startAiproc({ OLLAMA_HOST: ollama.url, DATABASE_URL: db.url, AIPROC_FEEDBACK_TOKENS: feedbackToken });
+    aiproc = await startAiproc({ OLLAMA_HOST: ollama.url, DATABASE_URL: db.url, AIPROC_FEEDBACK_TOKENS: feedbackToken, AIPROC_GATEWAY_KEYS: `openwebui:${gatewayKey}` });
     owuiData = await mkdtemp(join(tmpdir(), 'aiproc-openwebui-data-'));
-    owui = await startOpenWebUI({ splitterV1: `${aiproc.url}/v1`, key: 'sk-unused', dataDir: owuiData });
+    owui = await startOpenWebUI({ splitterV1: `${aiproc.url}/v1`, key: gatewayKey, dataDir: owuiData });
     // The first account is OpenWebUI's admin; its token is what the browser and n8n use.
     const signup = await fetch(`${owui.url}/api/v1/auths/signup`, {
       method: 'POST',
@@ -206,6 +208,9 @@ describe(`OpenWebUI ${OPENWEBUI_VERSION} in a real browser, connected to aiproc 
     const answers = jobs.filter((j) => !j.meta.task);
     assert.equal(answers.length, 1, JSON.stringify(jobs.map((j) => j.meta)));
     assert.ok(answers[0]!.meta.messageId, 'with the custom headers, the answer job has the message id');
+    assert.ok(answers[0]!.meta.user, 'the gateway named its end user');
+    const principal = await sql.query('select principal from aiproc.jobs where id = $1', [answers[0]!.id]);
+    assert.equal(principal.rows[0]!.principal, 'gateway:openwebui');
   });
 
   it('a thumbs-up in the UI reaches, through the real n8n feedback sync, the job of the answer it rates', async () => {
