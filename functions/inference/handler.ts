@@ -6,6 +6,7 @@ import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { systemWithRules } from '../lib/rules.ts';
 import { partSystem, withDependencies } from './prompts.ts';
+import { checkResult } from './result.ts';
 
 
 /**
@@ -36,16 +37,32 @@ export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, in
   // Streamed to the owner: on the fast path as the answer; stitched, tagged with the part, for the owner to put in plan order.
   const stitched = !fastPath && event.data.synthesis === 'stitch';
   const deltas = fastPath || stitched ? new DeltaSender(ctx, jobId, owner, 'inference', { attempt: started.attempt, ...(stitched && { part: part.index }) }) : undefined;
+  const { format, tools, toolChoice, sampling } = event.data;
   let result;
   try {
     result = await ctx.model.chat({
       model: ollamaTag(ctx.config, part.model),
-      messages: [{ role: 'system', content: systemWithRules(partSystem(total), rules) }, ...context, { role: 'user', content: withDependencies(part.prompt, event.data.dependencies ?? []) }],
+      messages: [
+        { role: 'system', content: systemWithRules(partSystem(total, { format, toolChoice }), rules) },
+        ...context,
+        { role: 'user', content: withDependencies(part.prompt, event.data.dependencies ?? []), ...(event.data.images && { images: event.data.images }) },
+        ...(event.data.followUp ?? []),
+      ],
       maxTokens: event.data.maxTokens ?? ctx.settings.AIPROC_MAX_TOKENS,
       ...(event.data.temperature !== undefined && { temperature: event.data.temperature }),
-      ...(deltas && { onText: (t: string) => deltas.push(t) }),
+      ...(sampling && { sampling }),
+      ...(format && { format }),
+      ...(tools && { tools, ...(toolChoice && { toolChoice }) }),
+      // Structured output goes out once it is checked: a retry cannot take back streamed JSON.
+      ...(deltas && !format && { onText: (t: string) => deltas.push(t) }),
       signal: info.signal,
     });
+    const raw = result.content;
+    result = checkResult(ctx, jobId, result, event.data);
+    if (deltas) {
+      deltas.push(format ? result.content : result.content.slice(raw.length));
+      if (result.toolCalls) await deltas.toolCalls(result.toolCalls);
+    }
     if (stitched) await deltas?.done();
     else await deltas?.flush();
   } catch (err) {
@@ -60,6 +77,7 @@ export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, in
         index: part.index,
         model: part.model,
         output: result.content,
+        ...(result.toolCalls?.length && { toolCalls: result.toolCalls }),
         usage: result.usage,
         startedAt,
         finishedAt: new Date().toISOString(),

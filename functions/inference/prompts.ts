@@ -1,10 +1,21 @@
-import type { Dependency } from '../lib/events/schemas.ts';
+import type { Dependency, OutputFormat, ToolChoice } from '../lib/events/schemas.ts';
+import { toolChoiceNote } from '../lib/models/ollama-wire.ts';
 
-/** The system prompt for one part: answer it alone, fully, without mentioning the other parts. */
-export function partSystem(total: number): string {
-  return total > 1
-    ? 'You answer one part of a larger request. Answer this part fully and directly; do not mention other parts.'
-    : 'You are a helpful assistant. Answer the request fully and directly.';
+/**
+ * The system prompt for one part: answer it alone, fully, without mentioning the other parts;
+ * with structured output, JSON only (the format holds the model to it; saying so helps small
+ * models); with a tool_choice Ollama cannot enforce, the choice in words.
+ */
+export function partSystem(total: number, opts: { format?: OutputFormat | undefined; toolChoice?: ToolChoice | undefined } = {}): string {
+  const base =
+    total > 1
+      ? 'You answer one part of a larger request. Answer this part fully and directly; do not mention other parts.'
+      : 'You are a helpful assistant. Answer the request fully and directly.';
+  const extra = [
+    opts.format === 'json' ? 'Answer with one JSON object and nothing else.' : opts.format ? `Answer with JSON that follows this schema, and nothing else: ${JSON.stringify(opts.format)}` : undefined,
+    toolChoiceNote(opts.toolChoice),
+  ].filter(Boolean);
+  return [base, ...extra].join(' ');
 }
 
 /**

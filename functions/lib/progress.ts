@@ -1,4 +1,5 @@
 import { EventTypes, makeEvent, type JobProgress } from './events/index.ts';
+import type { ToolCall } from './events/schemas.ts';
 import type { FunctionContext } from './context.ts';
 import { messageOf } from './errors.ts';
 
@@ -22,7 +23,7 @@ export async function progress(ctx: FunctionContext, owner: string, data: JobPro
  * @example const out = new DeltaSender(ctx, jobId, owner, 'merger'); out.push(text); await out.flush()
  */
 export class DeltaSender {
-  readonly #send: (content: string, done?: boolean) => Promise<void>;
+  readonly #send: (content: string, extra?: { done?: boolean; toolCalls?: ToolCall[] }) => Promise<void>;
   #buffer = '';
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
@@ -30,11 +31,11 @@ export class DeltaSender {
 
   constructor(ctx: FunctionContext, jobId: string, owner: string, from: 'merger' | 'inference', opts: { attempt?: number; intervalMs?: number; part?: number } = {}) {
     const { attempt, part } = opts;
-    this.#send = (content, done) =>
+    this.#send = (content, extra = {}) =>
       ctx.emit(
         makeEvent(
           EventTypes.jobDelta,
-          { jobId, content, from, ...(attempt !== undefined && { attempt }), ...(part !== undefined && { part }), ...(done && { done }) },
+          { jobId, content, from, ...(attempt !== undefined && { attempt }), ...(part !== undefined && { part }), ...(extra.done && { done: true }), ...(extra.toolCalls && { toolCalls: extra.toolCalls }) },
           { source: ctx.instance, jobid: jobId, owner },
         ),
       );
@@ -66,7 +67,14 @@ export class DeltaSender {
   /** Sends what is left, then says the text is complete (stitched parts: the owner may move on to the next part). */
   async done(): Promise<void> {
     await this.flush();
-    await this.#send('', true);
+    await this.#send('', { done: true });
+  }
+
+  /** Sends the text so far, then the model's tool calls, in order. */
+  async toolCalls(calls: ToolCall[]): Promise<void> {
+    await this.#drain();
+    this.#chain = this.#chain.then(() => this.#send('', { toolCalls: calls })).catch((err) => void (this.#error = err));
+    await this.flush();
   }
 
   /** Drops what is buffered (the work was cancelled). */

@@ -8,6 +8,7 @@ import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { recentTurns } from '../lib/history.ts';
 import { systemWithRules } from '../lib/rules.ts';
+import { withUserSystem } from '../lib/system-prompt.ts';
 import { mergerPrompt, mergerSystem, missingNote } from './prompts.ts';
 import { startDependents } from './dependents.ts';
 import { stitchedAnswer, writeOpening } from './stitch.ts';
@@ -103,11 +104,12 @@ async function synthesiseClaimed(ctx: FunctionContext, jobId: string, signal?: A
       const res = await ctx.model.chat({
         model: ollamaTag(ctx.config, ctx.config.merger),
         messages: [
-          { role: 'system', content: systemWithRules(mergerSystem, rules) },
+          { role: 'system', content: withUserSystem(systemWithRules(mergerSystem, rules), job.messages, 'merger') },
           ...recentTurns(job.messages),
           { role: 'user', content: mergerPrompt(lastUserMessage(job.messages), done, missing) },
         ],
-        maxTokens: ctx.settings.AIPROC_MAX_TOKENS * 2,
+        maxTokens: job.meta.maxTokens ?? ctx.settings.AIPROC_MAX_TOKENS * 2,
+        ...(job.meta.sampling && { sampling: job.meta.sampling }),
         onText: (t) => deltas.push(t),
         ...(signal && { signal }),
       });

@@ -2,9 +2,10 @@ import { lastUserMessage } from '../lib/chat.ts';
 import { ollamaTag } from '../lib/config/models.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
-import { EventTypes, makeEvent, type ChatMessage, type Usage } from '../lib/events/index.ts';
+import { EventTypes, makeEvent, type Usage } from '../lib/events/index.ts';
 import { recentTurns } from '../lib/history.ts';
 import { systemWithRules } from '../lib/rules.ts';
+import { withUserSystem } from '../lib/system-prompt.ts';
 import { stitchAnswer } from '../lib/stitch.ts';
 import type { JobView } from '../lib/store/types.ts';
 import { closingPrompt, joinSystem, missingNote, openingPrompt } from './prompts.ts';
@@ -58,12 +59,12 @@ async function joinCall(ctx: FunctionContext, job: JobView, prompt: string, maxT
   const callSignal = limits.length ? AbortSignal.any(limits) : undefined;
   const rules = await ctx.rules.get('merger', ctx.config.merger);
   if (rules.length) await ctx.store.recordRulesApplied(job.id, rules.map((r) => r.id));
-  const userSystem: ChatMessage[] = job.messages.filter((m) => m.role === 'system');
   try {
     const res = await ctx.model.chat({
       model: ollamaTag(ctx.config, ctx.config.merger),
-      messages: [{ role: 'system', content: systemWithRules(joinSystem, rules) }, ...userSystem, ...recentTurns(job.messages), { role: 'user', content: prompt }],
+      messages: [{ role: 'system', content: withUserSystem(systemWithRules(joinSystem, rules), job.messages, 'merger') }, ...recentTurns(job.messages), { role: 'user', content: prompt }],
       maxTokens: Math.min(maxTokens, ctx.settings.AIPROC_MAX_TOKENS),
+      ...(job.meta.sampling && { sampling: job.meta.sampling }),
       ...(callSignal && { signal: callSignal }),
     });
     return { text: res.content.trim(), usage: res.usage };

@@ -13,6 +13,7 @@ import { streamCompletion, taskCompletion, wholeCompletion } from './relay.ts';
 import { openWebUITask } from './tasks.ts';
 import { PIPELINE_MODEL, startJob } from './handler.ts';
 import { jobEventsRoute } from './job-events.ts';
+import { checkCapabilities, jobOptions } from './needs.ts';
 import type { ReplyHub } from './replies.ts';
 
 export interface ApiOptions {
@@ -75,10 +76,11 @@ export function createApi(opts: ApiOptions): Hono {
       } catch {
         throw new BadInputError('the body is not valid JSON', { param: null });
       }
-      const { req, messages } = parseChatRequest(body);
+      const { req, messages, options } = parseChatRequest(body);
       const model = resolveModel(ctx, req.model);
+      await checkCapabilities(ctx, model, options);
       const jobId = randomUUID();
-      const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? undefined;
+      const maxTokens = options.maxTokens;
       const principal = c.get('principal');
       const job = {
         jobId,
@@ -94,7 +96,7 @@ export function createApi(opts: ApiOptions): Hono {
             }
           : {},
         ...(maxTokens != null && { maxTokens }),
-        ...(req.temperature != null && { temperature: req.temperature }),
+        ...jobOptions(options),
         ...synthesisHeader(c.req.header(SYNTHESIS_HEADER)),
       };
       c.header('X-Request-Id', jobId);

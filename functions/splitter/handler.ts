@@ -1,10 +1,12 @@
-import { lastUserMessage } from '../lib/chat.ts';
+import { lastUserIndex, lastUserMessage } from '../lib/chat.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, type ChatMessage, type PlanPart, type Synthesis } from '../lib/events/index.ts';
 import { progress } from '../lib/progress.ts';
 import type { JobMeta } from '../lib/store/types.ts';
 import { conversationContext, requestPart, type TaskDefaults } from '../lib/tasks.ts';
+import type { OutputFormat, Sampling, Tool, ToolChoice } from '../lib/events/schemas.ts';
+import { needsOf, planOnePart } from './needs.ts';
 import { makePlan, type Plan } from './planner.ts';
 import { obviouslySingle } from './quick-check.ts';
 
@@ -21,6 +23,14 @@ export interface JobRequest {
   temperature?: number;
   /** Forces how a split answer is put together (the request's X-Aiproc-Synthesis header). */
   synthesis?: Synthesis;
+  /** The client's sampling settings: for the parts and the merger; the planner keeps its own. */
+  sampling?: Sampling;
+  /** Structured output, tools, images: answered in one part by a model that can. */
+  format?: OutputFormat;
+  tools?: Tool[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  images?: boolean;
 }
 
 /** The name of the split-and-merge pipeline as a model in /v1/models. */
@@ -34,7 +44,8 @@ export const PIPELINE_MODEL = 'aiproc';
  */
 export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: AbortSignal): Promise<void> {
   const owner = ctx.instance;
-  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta: req.meta, ...(req.principal && { principal: req.principal }) });
+  const meta = { ...req.meta, ...(req.sampling && { sampling: req.sampling }), ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }) };
+  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta, ...(req.principal && { principal: req.principal }) });
   try {
     const one = (model: string, fallback?: string): Plan => ({
       parts: [{ index: 0, title: 'Answer', prompt: lastUserMessage(req.messages), model }],
@@ -44,11 +55,19 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
       ...(fallback && { fallback }),
     });
     // A greeting or one short question needs no planner call; anything else shows a first line
-    // at once, since the planner may take seconds.
-    const quick = req.model === PIPELINE_MODEL ? obviouslySingle(req.messages) : undefined;
+    // at once, since the planner may take seconds. A request that needs tools, structured output
+    // or vision goes in one part to a model that can.
+    const needs = needsOf(req);
+    const quick = req.model === PIPELINE_MODEL && !needs.length ? obviouslySingle(req.messages) : undefined;
     if (req.model === PIPELINE_MODEL && !quick) await progress(ctx, owner, { jobId: req.jobId, stage: 'planning', message: 'Planning…' });
     const plan: Plan =
-      req.model !== PIPELINE_MODEL ? one(req.model) : quick ? one(ctx.config.planner, `no planning needed: ${quick}`) : await makePlan(ctx, req.messages, signal);
+      req.model !== PIPELINE_MODEL
+        ? one(req.model)
+        : quick
+          ? one(ctx.config.planner, `no planning needed: ${quick}`)
+          : needs.length
+            ? await planOnePart(ctx, req.messages, needs, signal)
+            : await makePlan(ctx, req.messages, signal);
     if (signal?.aborted) throw new CancelledError();
     const synthesis = plan.fastPath ? undefined : synthesisOf(ctx, req, plan);
     await ctx.store.setPlan(req.jobId, plan.parts, plan.fastPath, plan.usage);
@@ -59,6 +78,7 @@ export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: A
       ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }),
       ...(req.temperature !== undefined && { temperature: req.temperature }),
       ...(synthesis && { synthesis }),
+      ...taskOptions(req, plan),
     };
     if (synthesis) await ctx.store.setSynthesis(req.jobId, synthesis, defaults);
     await progress(ctx, owner, {
@@ -98,4 +118,24 @@ function describePlan(plan: Plan, synthesis?: Synthesis): string {
 function synthesisOf(ctx: FunctionContext, req: JobRequest, plan: Plan): Synthesis {
   const server = ctx.settings.AIPROC_SYNTHESIS;
   return req.synthesis ?? (server !== 'auto' ? server : undefined) ?? plan.synthesis ?? 'stitch';
+}
+
+/**
+ * The request's options every part of the job gets: sampling, structured output, tools; with one
+ * part, also what follows the question (the model's tool calls and their results, for the turn that
+ * uses them) and its images. A split job's parts each answer a piece of the question, not that turn.
+ */
+function taskOptions(req: JobRequest, plan: Plan): Partial<TaskDefaults> {
+  const last = lastUserIndex(req.messages);
+  const followUp = last >= 0 && plan.fastPath ? req.messages.slice(last + 1) : [];
+  const images = plan.fastPath ? req.messages[last]?.images : undefined;
+  return {
+    ...(req.sampling && { sampling: req.sampling }),
+    ...(req.format && { format: req.format }),
+    ...(req.tools && { tools: req.tools }),
+    ...(req.toolChoice && { toolChoice: req.toolChoice }),
+    ...(req.parallelToolCalls !== undefined && { parallelToolCalls: req.parallelToolCalls }),
+    ...(followUp.length && { followUp }),
+    ...(images && { images }),
+  };
 }

@@ -7,6 +7,7 @@ import { SynthesisSchema, type ChatMessage, type PlanPart, type Synthesis, type 
 import { systemWithRules } from '../lib/rules.ts';
 import { repairDependencies } from './dependencies.ts';
 import { plannerRequest } from './history.ts';
+import { withUserSystem } from '../lib/system-prompt.ts';
 import { plannerExamples, plannerSystem, planSchema } from './prompts.ts';
 
 const RawPlan = z.object({
@@ -62,7 +63,7 @@ export async function makePlan(ctx: FunctionContext, messages: ChatMessage[], si
     const res = await ctx.model.chat({
       model: ollamaTag(config, config.planner),
       messages: [
-        { role: 'system', content: systemWithRules(plannerSystem(config.models, maxParts), rules) },
+        { role: 'system', content: withUserSystem(systemWithRules(plannerSystem(config.models, maxParts), rules), messages, 'planner') },
         ...plannerExamples(config.models),
         { role: 'user', content: plannerRequest(messages, question) },
       ],

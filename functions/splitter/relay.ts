@@ -3,7 +3,8 @@ import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { CancelledError, UpstreamError, messageOf } from '../lib/errors.ts';
 import type { AnyEvent } from '../lib/events/event.ts';
 import { EventTypes, type Usage } from '../lib/events/index.ts';
-import { chunk, completion, errorBody, usageChunk } from '../lib/http/openai.ts';
+import type { ToolCall } from '../lib/events/schemas.ts';
+import { chunk, completion, errorBody, usageChunk, wireToolCalls } from '../lib/http/openai.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import type { ReplyHub } from './replies.ts';
 import { answerTask, type TaskRequest } from './tasks.ts';
@@ -80,6 +81,7 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
     const content = async (text: string) => {
       if (text) await send(chunk(relay.jobId, relay.model, { content: text }));
     };
+    let calls = 0;
     await follow(relay, async (e) => {
       if (stream.aborted) return;
       switch (e.type) {
@@ -104,7 +106,12 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
             await send(chunk(relay.jobId, relay.model, { content: `\n\n[the model failed mid-answer; retrying (attempt ${attempt})]\n\n` }));
           }
           if (attempt !== undefined && e.data.content) shownAttempt = Math.max(shownAttempt ?? 0, attempt);
-          await send(chunk(relay.jobId, relay.model, { content: e.data.content }));
+          if (e.data.content) await send(chunk(relay.jobId, relay.model, { content: e.data.content }));
+          // As OpenAI streams them: each call with its index, id, name and arguments.
+          if (e.data.toolCalls?.length) {
+            await send(chunk(relay.jobId, relay.model, { tool_calls: wireToolCalls(e.data.toolCalls, calls) }));
+            calls += e.data.toolCalls.length;
+          }
           break;
         }
         case EventTypes.jobCompleted:
@@ -121,7 +128,7 @@ export function streamCompletion(c: Context, relay: Relay & { includeUsage: bool
     if (failed !== undefined) {
       await send(errorBody(new UpstreamError(`job ${relay.jobId} failed: ${failed}`)));
     } else {
-      await send(chunk(relay.jobId, relay.model, {}, 'stop'));
+      await send(chunk(relay.jobId, relay.model, {}, calls ? 'tool_calls' : 'stop'));
       if (relay.includeUsage && usage) await send(usageChunk(relay.jobId, relay.model, usage));
     }
     await stream.writeSSE({ data: '[DONE]' });
@@ -133,13 +140,15 @@ export async function wholeCompletion(c: Context, relay: Relay) {
   let reasoning = '';
   let answer: { text: string; usage: Usage } | undefined;
   let failed: string | undefined;
+  const toolCalls: ToolCall[] = [];
   await follow(relay, (e) => {
     if (e.type === EventTypes.jobProgress) reasoning += reasoningLine(e.data.message);
+    else if (e.type === EventTypes.jobDelta && e.data.toolCalls) toolCalls.push(...e.data.toolCalls);
     else if (e.type === EventTypes.jobCompleted) answer = { text: e.data.answer, usage: e.data.usage };
     else if (e.type === EventTypes.jobFailed) failed = e.data.error;
   });
   if (!answer) throw new UpstreamError(`job ${relay.jobId} failed: ${failed ?? 'cancelled'}`);
-  return c.json(completion(relay.jobId, relay.model, answer.text, answer.usage, reasoning || undefined));
+  return c.json(completion(relay.jobId, relay.model, answer.text, answer.usage, reasoning || undefined, toolCalls));
 }
 
 /**

@@ -28,6 +28,11 @@ export const ModelSchema = z
     ollama: z.string().min(1),
     /** What the model is good at, in words the planner reads to route parts. */
     strengths: z.string().min(1),
+    /**
+     * What the model can do beyond text: `tools` (function calling), `vision` (images), `json`
+     * (structured output). Ollama's own report (/api/show) wins where it gives one.
+     */
+    capabilities: z.array(z.enum(['tools', 'vision', 'json'])).optional(),
     scaling: ScalingSchema.default({ min: 1, max: 1, concurrency: 1, gpu: 0 }),
   })
   .strict();

@@ -20,11 +20,61 @@ export const EventTypes = {
 
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
 
+/** A tool call as a model made it: OpenAI's shape, flattened (arguments stay the JSON text the model wrote). */
+export const ToolCallSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
 export const ChatMessageSchema = z.object({
-  role: z.enum(['system', 'user', 'assistant']),
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string(),
+  /** Images of a user message (base64, no data: prefix), for vision models (Ollama `images`). */
+  images: z.array(z.string().min(1)).optional(),
+  /** The tool calls of an assistant message, passed back to the model on the next turn. */
+  toolCalls: z.array(ToolCallSchema).optional(),
+  /** A `tool` message: the id of the call it answers. */
+  toolCallId: z.string().min(1).optional(),
 });
 export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+
+/**
+ * The client's sampling settings, in our names; each backend maps them to its own
+ * (Ollama options, node-llama-cpp's generateResponse options). Unset means the model's default.
+ */
+export const SamplingSchema = z
+  .object({
+    temperature: z.number().min(0).max(2),
+    topP: z.number().min(0).max(1),
+    topK: z.number().int().min(0),
+    minP: z.number().min(0).max(1),
+    stop: z.array(z.string().min(1)).max(16),
+    seed: z.number().int(),
+    presencePenalty: z.number().min(-2).max(2),
+    frequencyPenalty: z.number().min(-2).max(2),
+    repeatPenalty: z.number().min(0),
+    repeatLastN: z.number().int().min(-1),
+  })
+  .partial();
+export type Sampling = z.infer<typeof SamplingSchema>;
+
+/** A function the model may call (OpenAI `tools[].function`). */
+export const ToolSchema = z.object({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+});
+export type Tool = z.infer<typeof ToolSchema>;
+
+/** OpenAI's tool_choice, normalised: a mode, or one function by name. */
+export const ToolChoiceSchema = z.union([z.enum(['none', 'auto', 'required']), z.object({ name: z.string().min(1) })]);
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+/** What the answer must be: any JSON object, or JSON following a schema. */
+export const OutputFormatSchema = z.union([z.literal('json'), z.record(z.string(), z.unknown())]);
+export type OutputFormat = z.infer<typeof OutputFormatSchema>;
 
 export const UsageSchema = z.object({
   promptTokens: z.number().int().min(0),
@@ -74,6 +124,18 @@ export const TaskRequestedSchema = z.object({
   synthesis: SynthesisSchema.optional(),
   /** The answers of the parts named in `part.after`, for its context. */
   dependencies: z.array(DependencySchema).optional(),
+  /** The client's sampling settings (temperature included), for this part. */
+  sampling: SamplingSchema.optional(),
+  /** The answer must be JSON (response_format). */
+  format: OutputFormatSchema.optional(),
+  /** Functions the model may call, and how (tools, tool_choice, parallel_tool_calls). */
+  tools: z.array(ToolSchema).optional(),
+  toolChoice: ToolChoiceSchema.optional(),
+  parallelToolCalls: z.boolean().optional(),
+  /** The images of the question (the last user message), for a vision model. */
+  images: z.array(z.string().min(1)).optional(),
+  /** The messages after the last user message (an assistant's tool calls, their results): they follow the part's prompt. */
+  followUp: z.array(ChatMessageSchema).optional(),
 });
 
 export const TaskCompletedSchema = z.object({
@@ -81,6 +143,8 @@ export const TaskCompletedSchema = z.object({
   index: z.number().int().min(0),
   model: z.string(),
   output: z.string(),
+  /** The model asked for these tools to be called instead of (or beside) answering. */
+  toolCalls: z.array(ToolCallSchema).optional(),
   usage: UsageSchema,
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
@@ -118,6 +182,8 @@ export const JobDeltaSchema = z.object({
   segment: z.enum(['opening']).optional(),
   /** Stitched synthesis: the part (this attempt) has sent all its text. */
   done: z.boolean().optional(),
+  /** Tool calls the model made, streamed as they are complete. */
+  toolCalls: z.array(ToolCallSchema).optional(),
 });
 
 export const JobPlannedSchema = z.object({

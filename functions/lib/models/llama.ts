@@ -1,10 +1,12 @@
 import { basename } from 'node:path';
 import { LlamaChat, resolveChatWrapper, type ChatHistoryItem, type LlamaContextSequence, type LlamaGrammar } from 'node-llama-cpp';
-import type { ChatMessage } from '../events/schemas.ts';
+import type { ChatMessage, OutputFormat } from '../events/schemas.ts';
 import { BadInputError, CancelledError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { loadLlamaModel, type Loaded, type LoadOptions } from './llama-load.ts';
 import { Pool } from './llama-pool.ts';
+import { llamaSampling } from './llama-sampling.ts';
+import type { Capability } from './capabilities.ts';
 import type { ChatRequest, ChatResult, ModelClient } from './types.ts';
 
 export type LlamaCppOptions = Omit<LoadOptions, 'contextSize' | 'sequences'> & {
@@ -17,7 +19,13 @@ export type LlamaCppOptions = Omit<LoadOptions, 'contextSize' | 'sequences'> & {
 /** Our messages as node-llama-cpp's chat history, ending in the (empty) answer to write. */
 function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+    m.role === 'system'
+      ? { type: 'system', text: m.content }
+      : m.role === 'user'
+        ? { type: 'user', text: m.content }
+        : m.role === 'tool'
+          ? { type: 'user', text: `Tool result${m.toolCallId ? ` (${m.toolCallId})` : ''}:\n${m.content}` }
+          : { type: 'model', response: [m.content] },
   );
   history.push({ type: 'model', response: [] });
   return history;
@@ -109,6 +117,11 @@ export class LlamaCppClient implements ModelClient {
     return `embedded llama.cpp (${device}) with ${basename(this.modelPath)}, ${chats}, ${context.contextSize} tokens each`;
   }
 
+  /** The embedded engine holds any model to JSON with a grammar; it runs no tools and sees no images. */
+  async capabilities(): Promise<Capability[]> {
+    return ['json'];
+  }
+
   async chat(req: ChatRequest): Promise<ChatResult> {
     if (this.#closed) throw new UpstreamError('the embedded model is closed');
     const grammar = req.format ? await this.#grammarFor(req.format) : undefined;
@@ -128,7 +141,7 @@ export class LlamaCppClient implements ModelClient {
       const res = await chat.generateResponse(history, {
         ...(grammar ? { grammar } : {}),
         maxTokens: Math.min(req.maxTokens ?? room, room),
-        temperature: req.temperature,
+        ...llamaSampling({ ...req.sampling, ...(req.temperature !== undefined && { temperature: req.temperature }) }),
         signal: req.signal,
         onToken: (tokens) => {
           firstTokenAt ??= performance.now();
@@ -155,14 +168,14 @@ export class LlamaCppClient implements ModelClient {
     }
   }
 
-  #grammarFor(format: Record<string, unknown>): Promise<LlamaGrammar> {
+  #grammarFor(format: OutputFormat): Promise<LlamaGrammar> {
     const key = JSON.stringify(format);
     let grammar = this.#grammars.get(key);
     if (!grammar) {
       const { llama } = this.#loaded;
-      grammar = llama
+      grammar = (format === 'json' ? llama.getGrammarFor('json') : llama
         .createGrammarForJsonSchema(toGrammarSchema(format) as never)
-        .then((full) => llama.createGrammar({ grammar: compactJsonGrammar(full.grammar), stopGenerationTriggers: ['\n\n\n\n'], trimWhitespaceSuffix: true }))
+        .then((full) => llama.createGrammar({ grammar: compactJsonGrammar(full.grammar), stopGenerationTriggers: ['\n\n\n\n'], trimWhitespaceSuffix: true })))
         .catch((err: unknown) => {
           this.#grammars.delete(key);
           throw new BadInputError(`the output schema cannot be turned into a grammar: ${(err as Error).message}`, { cause: err });
@@ -171,7 +184,6 @@ export class LlamaCppClient implements ModelClient {
     }
     return grammar;
   }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

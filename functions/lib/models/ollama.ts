@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Ollama, type AbortableAsyncIterator, type ChatResponse, type Config } from 'ollama';
 import { CancelledError, UpstreamError, BadInputError, messageOf } from '../errors.ts';
+import type { ToolCall } from '../events/schemas.ts';
+import { fromOllamaToolCalls, ollamaMessages, ollamaOptions, ollamaTools } from './ollama-wire.ts';
+import type { Capability } from './capabilities.ts';
 import type { ChatRequest, ChatResult, ModelClient } from './types.ts';
 
 const ns = (v: number | undefined) => (v === undefined ? undefined : Math.round(v / 1e6));
@@ -37,20 +41,29 @@ export class OllamaClient implements ModelClient {
     return `ollama at ${this.#host}`;
   }
 
+  /** The model's capabilities as Ollama reports them (/api/show), in our words; undefined when it reports none. */
+  async capabilities(model: string): Promise<Capability[] | undefined> {
+    const show = await this.#ollama.show({ model });
+    if (!Array.isArray(show.capabilities)) return undefined;
+    const caps: Capability[] = ['json'];
+    if (show.capabilities.includes('tools')) caps.push('tools');
+    if (show.capabilities.includes('vision')) caps.push('vision');
+    return caps;
+  }
+
   async chat(req: ChatRequest): Promise<ChatResult> {
     if (req.signal?.aborted) throw new CancelledError();
     const started = performance.now();
     let stream: AbortableAsyncIterator<ChatResponse>;
     try {
+      const tools = ollamaTools(req.tools, req.toolChoice);
       stream = await this.#ollama.chat({
         model: req.model,
-        messages: req.messages,
+        messages: ollamaMessages(req.messages),
         stream: true,
         ...(req.format && { format: req.format }),
-        options: {
-          ...(req.maxTokens !== undefined && { num_predict: req.maxTokens }),
-          ...(req.temperature !== undefined && { temperature: req.temperature }),
-        },
+        ...(tools && { tools }),
+        options: ollamaOptions({ ...req.sampling, ...(req.temperature !== undefined && { temperature: req.temperature }) }, req.maxTokens),
       });
     } catch (err) {
       throw this.#wrap(err, req.model);
@@ -64,6 +77,7 @@ export class OllamaClient implements ModelClient {
       throw new CancelledError();
     }
     let content = '';
+    const toolCalls: ToolCall[] = [];
     let last: ChatResponse | undefined;
     try {
       for await (const chunk of stream) {
@@ -72,6 +86,8 @@ export class OllamaClient implements ModelClient {
           content += piece;
           req.onText?.(piece);
         }
+        // Ollama sends each tool call whole, in the chunk where the model finished it.
+        if (chunk.message?.tool_calls?.length) toolCalls.push(...fromOllamaToolCalls(chunk.message.tool_calls, (i) => `call_${randomUUID().replaceAll('-', '').slice(0, 24)}${i}`));
         if (chunk.done) last = chunk;
       }
     } catch (err) {
@@ -84,6 +100,7 @@ export class OllamaClient implements ModelClient {
     if (!last) throw new UpstreamError(`ollama at ${this.#host}: the stream for ${req.model} ended without a final message`);
     return {
       content,
+      ...(toolCalls.length && { toolCalls }),
       usage: { promptTokens: last.prompt_eval_count ?? 0, completionTokens: last.eval_count ?? 0 },
       durations: {
         totalMs: ns(last.total_duration) ?? Math.round(performance.now() - started),

@@ -1,13 +1,19 @@
-import type { ChatMessage, Usage } from '../events/schemas.ts';
+import type { Capability } from './capabilities.ts';
+import type { ChatMessage, OutputFormat, Sampling, Tool, ToolCall, ToolChoice, Usage } from '../events/schemas.ts';
 
 export interface ChatRequest {
   /** The backend's model name: an Ollama tag; ignored by the embedded engine (one model loaded). */
   model: string;
   messages: ChatMessage[];
-  /** A JSON schema the output must follow (Ollama `format`; a grammar for the embedded engine). */
-  format?: Record<string, unknown>;
+  /** A JSON schema the output must follow, or `json` for any JSON (Ollama `format`; a grammar for the embedded engine). */
+  format?: OutputFormat;
   maxTokens?: number;
   temperature?: number;
+  /** The client's sampling settings; `temperature` above, when set, wins (our own calls). */
+  sampling?: Sampling;
+  /** Functions the model may call (Ollama `tools`); `toolChoice` narrows them. */
+  tools?: Tool[];
+  toolChoice?: ToolChoice;
   /** Called with each piece of text as it is generated. */
   onText?: (delta: string) => void;
   /** Aborting stops generation; chat() then rejects with CancelledError. */
@@ -16,6 +22,8 @@ export interface ChatRequest {
 
 export interface ChatResult {
   content: string;
+  /** Calls the model made to the request's tools. */
+  toolCalls?: ToolCall[];
   usage: Usage;
   durations: { totalMs: number; promptMs?: number; evalMs?: number };
   doneReason?: string;
@@ -33,5 +41,10 @@ export interface ModelClient {
   /** One line for the start banner, e.g. `ollama at http://127.0.0.1:11434`. */
   describe(): string;
   chat(req: ChatRequest): Promise<ChatResult>;
+  /**
+   * What the backend says a model can do (undefined: it does not say; the models config decides).
+   * Ollama: from /api/show; the embedded engine: JSON output, nothing else.
+   */
+  capabilities?(model: string): Promise<Capability[] | undefined>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { JobScope } from '../auth/principal.ts';
-import type { ChatMessage, PlanPart, Synthesis, Usage } from '../events/schemas.ts';
+import type { ChatMessage, PlanPart, Sampling, Synthesis, Usage } from '../events/schemas.ts';
 
 export type JobStatus = 'planning' | 'running' | 'merging' | 'completed' | 'failed' | 'cancelled';
 export type PartStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -11,6 +11,10 @@ export interface JobMeta {
   messageId?: string;
   /** Set on OpenWebUI's background tasks (`title_generation`…): ratings, rule statistics and the export skip such jobs. */
   task?: string;
+  /** The client's sampling settings, for the merger (the parts get them in task.requested). */
+  sampling?: Sampling;
+  /** The client's token budget, for the merger too. */
+  maxTokens?: number;
 }
 
 export interface NewJob {
