@@ -81,6 +81,22 @@ describe('LlamaCppClient on a real small model', () => {
     assert.ok(validate(parsed), JSON.stringify(validate.errors));
   });
 
+  test('format "json" (response_format json_object) holds the output to a JSON object', async () => {
+    const r = await client.chat({ model: '', messages: user('Describe Paris as JSON with a name and a country.'), format: 'json', maxTokens: 80 });
+    const parsed: unknown = JSON.parse(r.content);
+    assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), r.content);
+  });
+
+  test('sampling reaches the engine: a seed repeats an answer at a high temperature, a stop sequence ends it', async () => {
+    const ask = (seed: number) => client.chat({ model: '', messages: user('Name some fruits.'), maxTokens: 16, sampling: { temperature: 1.5, topP: 0.95, topK: 50, seed } });
+    const [a, b] = [await ask(7), await ask(7)];
+    assert.equal(a.content, b.content, 'same seed, same answer');
+    const free = await client.chat({ model: '', messages: user('Count from 1 to 20, separated by commas.'), maxTokens: 60, sampling: { temperature: 0 } });
+    assert.ok(free.content.indexOf('5') > 0, free.content);
+    const stopped = await client.chat({ model: '', messages: user('Count from 1 to 20, separated by commas.'), maxTokens: 60, sampling: { temperature: 0, stop: ['5'] } });
+    assert.ok(!stopped.content.includes('5') && free.content.startsWith(stopped.content), `${JSON.stringify(stopped.content)} is where ${JSON.stringify(free.content)} reaches 5`);
+  });
+
   test('aborting stops generation at once with CancelledError', async () => {
     const ac = new AbortController();
     let piecesAfterAbort = 0;

@@ -30,12 +30,32 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: s
 /** Installs n8n@N8N_VERSION into the cache when it is not there (install scripts skipped: they only build optional native modules). */
 export async function ensureN8n(): Promise<void> {
   const pkg = join(n8nCacheDir, 'node_modules', 'n8n', 'package.json');
-  if (existsSync(n8nBin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === N8N_VERSION) return;
+  if (existsSync(n8nBin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === N8N_VERSION) return ensureSqlite3();
   await mkdir(n8nCacheDir, { recursive: true });
   if (!existsSync(join(n8nCacheDir, 'package.json'))) await writeFile(join(n8nCacheDir, 'package.json'), '{"name":"aiproc-n8n-cache","private":true}\n');
   process.stderr.write(`installing n8n@${N8N_VERSION} into ${n8nCacheDir} (once; several minutes)…\n`);
   const r = await run('npm', ['install', '--prefix', n8nCacheDir, '--ignore-scripts', '--no-audit', '--no-fund', `n8n@${N8N_VERSION}`], { ...process.env, PATH: N8N_PATH });
   assert.equal(r.code, 0, `npm install n8n failed:\n${r.out.slice(-4000)}`);
+  await ensureSqlite3();
+}
+
+/**
+ * n8n's AI Agent node loads sqlite3 (for its SQL agent) whatever the agent does, and the install
+ * skipped its build. Its sources come with the package (SQLite's amalgamation), so it is built
+ * here, offline, by npm's own node-gyp against the system's Node headers (Debian: /usr/include/node;
+ * it is an N-API addon, so their Node version does not matter). Once: a few minutes.
+ */
+async function ensureSqlite3(): Promise<void> {
+  const dir = join(n8nCacheDir, 'node_modules', 'sqlite3');
+  if (existsSync(join(dir, 'build', 'Release', 'node_sqlite3.node'))) return;
+  const nodedir = process.env.AIPROC_NODE_HEADERS ?? '/usr';
+  assert.ok(existsSync(join(nodedir, 'include', 'node', 'common.gypi')), `building sqlite3 for n8n's AI Agent needs Node headers in ${nodedir}/include/node (apt-get install libnode-dev, or set AIPROC_NODE_HEADERS)`);
+  const npmRoot = (await run('npm', ['root', '-g'], { ...process.env, PATH: N8N_PATH })).out.trim();
+  const gyp = [join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), join(dirname(npmRoot), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find((f) => existsSync(f));
+  assert.ok(gyp, `npm's node-gyp not found under ${npmRoot}`);
+  process.stderr.write(`building sqlite3 for n8n in ${dir} (once; a few minutes)…\n`);
+  const r = await run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`], { ...process.env, PATH: N8N_PATH }, dir);
+  assert.equal(r.code, 0, `building sqlite3 failed:\n${r.out.slice(-4000)}`);
 }
 
 export interface N8nNode { name: string; type: string; typeVersion: number; parameters: Record<string, any>; credentials?: Record<string, { id: string; name: string }> }
