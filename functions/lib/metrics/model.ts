@@ -58,6 +58,7 @@ export function observedModel(inner: ModelClient, opts: ObservedModelOptions): M
     },
     describe: () => inner.describe(),
     chat,
+    ...(inner.capabilities && { capabilities: (model: string) => inner.capabilities!(model) }),
     close: () => inner.close(),
   };
 }
