@@ -86,29 +86,39 @@ describe('the OpenAI API honoured through npm start and the openai client', () =
   });
 
   test('on a split job the system prompt is in every model call, and sampling shapes the parts and the merger but not the planner', async () => {
-    const n = ollama.received.length;
-    const res = await client.chat.completions.create({
-      model: 'aiproc',
-      messages: [
-        { role: 'system', content: 'Always answer in French.' },
-        { role: 'user', content: 'Tell me about three topics.' },
-      ],
-      top_p: 0.7,
-      seed: 7,
-    });
-    assert.equal(res.choices[0]!.message.content, 'MERGED[3 sections]');
-    const calls = since(n);
-    assert.deepEqual(calls.map(roleOf).sort(), ['merger', 'part', 'part', 'part', 'planner']);
-    for (const c of calls) {
-      const system = c.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
-      assert.match(system, /Always answer in French\./, `${roleOf(c)} saw the system prompt`);
-      if (roleOf(c) === 'planner') {
-        assert.match(system, /Keep its constraints/);
-        assert.equal(c.options?.top_p, undefined, 'the planner keeps its own settings');
-        assert.equal(c.options?.temperature, 0);
-      } else {
-        assert.equal(c.options?.top_p, 0.7, `${roleOf(c)} got top_p`);
-        assert.equal(c.options?.seed, 7);
+    // Stitched (the default: the merger writes the joins) and rewritten (the merger writes it all).
+    for (const synthesis of ['stitch', 'rewrite']) {
+      const n = ollama.received.length;
+      const res = await client.chat.completions.create(
+        {
+          model: 'aiproc',
+          messages: [
+            { role: 'system', content: 'Always answer in French.' },
+            { role: 'user', content: 'Tell me about three topics.' },
+          ],
+          top_p: 0.7,
+          seed: 7,
+        },
+        { headers: { 'X-Aiproc-Synthesis': synthesis } },
+      );
+      if (synthesis === 'rewrite') assert.equal(res.choices[0]!.message.content, 'MERGED[3 sections]');
+      else assert.match(res.choices[0]!.message.content!, /answer\(Explain alpha\.\)[\s\S]*answer\(Explain gamma\.\)/);
+      const calls = since(n);
+      const roles = calls.map(roleOf);
+      assert.equal(roles.filter((r) => r === 'planner').length, 1, synthesis);
+      assert.equal(roles.filter((r) => r === 'part').length, 3, synthesis);
+      assert.ok(roles.filter((r) => r === 'merger').length >= 1, `${synthesis}: the merger wrote something`);
+      for (const c of calls) {
+        const system = c.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
+        assert.match(system, /Always answer in French\./, `${synthesis}: ${roleOf(c)} saw the system prompt`);
+        if (roleOf(c) === 'planner') {
+          assert.match(system, /Keep its constraints/);
+          assert.equal(c.options?.top_p, undefined, 'the planner keeps its own settings');
+          assert.equal(c.options?.temperature, 0);
+        } else {
+          assert.equal(c.options?.top_p, 0.7, `${synthesis}: ${roleOf(c)} got top_p`);
+          assert.equal(c.options?.seed, 7);
+        }
       }
     }
   });
