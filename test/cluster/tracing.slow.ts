@@ -48,7 +48,8 @@ describe('one trace per job across npm run cluster\'s processes', () => {
     const m0 = await scrape(cluster.url);
     const res = await fetch(`${cluster.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // The trace shape assertJobTrace checks is the rewrite's: one streamed synthesis call after the parts.
+      headers: { 'content-type': 'application/json', 'X-Aiproc-Synthesis': 'rewrite' },
       body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }], stream: true }),
     });
     const jobId = res.headers.get('x-request-id')!;

@@ -32,7 +32,8 @@ describe('traces from npm start to an OTLP/HTTP (http/json) receiver', () => {
   test('a job split in three is one trace, parented across every queue hop, with GenAI model-call spans', async () => {
     const res = await fetch(`${app.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      // The trace shape assertJobTrace checks is the rewrite's: one streamed synthesis call after the parts.
+      headers: { 'content-type': 'application/json', 'X-Aiproc-Synthesis': 'rewrite' },
       body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }], stream: true }),
     });
     const jobId = res.headers.get('x-request-id')!;
