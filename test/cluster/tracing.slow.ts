@@ -55,6 +55,14 @@ describe('one trace per job across npm run cluster\'s processes', () => {
     const jobId = res.headers.get('x-request-id')!;
     await res.text();
     await waitFor('the request span to be exported', () => otlp.spans.some((s) => s.kind === 2 && s.attributes['aiproc.job.id'] === jobId), 30_000);
+    // The request can end before the merger's handling of the last part does (it sends the answer
+    // from inside it): wait until every exported span of the trace has its parent exported too.
+    await waitFor('the trace to be whole', () => {
+      const root = otlp.spans.find((s) => s.kind === 2 && s.attributes['aiproc.job.id'] === jobId)!;
+      const trace = otlp.spans.filter((s) => s.traceId === root.traceId);
+      const ids = new Set(trace.map((s) => s.spanId));
+      return trace.every((s) => s === root || ids.has(s.parentSpanId));
+    }, 30_000);
     const spans = assertJobTrace(otlp.spans, jobId, 3);
     const services = new Set(spans.map((s) => s.service));
     for (const s of ['aiproc-splitter', 'aiproc-merger', 'aiproc-inference-codellama-7b', 'aiproc-inference-codellama-34b', 'aiproc-inference-codellama-70b'])
