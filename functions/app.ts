@@ -29,6 +29,8 @@ import { tracedDeliver, tracedEmit } from './lib/telemetry/events.ts';
 import { tracedFetch } from './lib/telemetry/http.ts';
 import { genAiSpan } from './lib/telemetry/model.ts';
 import { createApi } from './splitter/api.ts';
+import { createConsoleApi } from './console/api.ts';
+import { consolePage } from './console/page.ts';
 import { ReplyHub } from './splitter/replies.ts';
 
 export interface Roles {
@@ -195,8 +197,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ctx: sctx,
       bus,
       hub,
-      mounts: { '/v1/rules': createRulesApi(sctx) },
-      openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback), '/': metricsRoute(metrics) },
+      mounts: { '/v1/rules': createRulesApi(sctx), '/v1/console': createConsoleApi(sctx) },
+      openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback), '/': metricsRoute(metrics), '/console': consolePage() },
       ready: () => storeAnswers(store),
     });
     if (opts.listen !== false) {

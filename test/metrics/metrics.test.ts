@@ -56,8 +56,8 @@ describe('GET /metrics on npm start', () => {
       assert.equal(moved('aiproc_part_duration_seconds', { model }, count), 1, model);
       assert.equal(value(m1, 'aiproc_parts_in_flight', { model }), 0, model);
     }
-    // Planner and synthesis on the merger model (codellama-34b), one part on each model.
-    // (stitched, the default: the merger model writes the opening and the closing, two calls)
+    // The planner, one part on each model, and the stitched synthesis (the default): the merger
+    // model writes the opening and the closing, two calls.
     assert.equal(moved('aiproc_model_request_duration_seconds', { outcome: 'ok' }, count), 6);
     assert.ok(moved('aiproc_model_tokens_total', { type: 'input' }) > 0);
     assert.ok(moved('aiproc_model_tokens_total', { type: 'output' }) > 0);
