@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createVhost } from '../bus/amqp-support.ts';
 import { freshDatabase } from '../store/fresh-database.ts';
-import { assertJobTrace } from '../support/job-trace.ts';
+import { assertJobTrace, waitForJobTrace } from '../support/job-trace.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { pipelineScript } from '../support/pipeline-script.ts';
 import { count, scrape, value } from '../support/prometheus.ts';
 import { startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
-import { waitFor } from '../support/wait.ts';
 import { startCluster, type ClusterProcess } from './support.ts';
 
 /*
@@ -54,15 +53,7 @@ describe('one trace per job across npm run cluster\'s processes', () => {
     });
     const jobId = res.headers.get('x-request-id')!;
     await res.text();
-    await waitFor('the request span to be exported', () => otlp.spans.some((s) => s.kind === 2 && s.attributes['aiproc.job.id'] === jobId), 30_000);
-    // The request can end before the merger's handling of the last part does (it sends the answer
-    // from inside it): wait until every exported span of the trace has its parent exported too.
-    await waitFor('the trace to be whole', () => {
-      const root = otlp.spans.find((s) => s.kind === 2 && s.attributes['aiproc.job.id'] === jobId)!;
-      const trace = otlp.spans.filter((s) => s.traceId === root.traceId);
-      const ids = new Set(trace.map((s) => s.spanId));
-      return trace.every((s) => s === root || ids.has(s.parentSpanId));
-    }, 30_000);
+    await waitForJobTrace(otlp, jobId);
     const spans = assertJobTrace(otlp.spans, jobId, 3);
     const services = new Set(spans.map((s) => s.service));
     for (const s of ['aiproc-splitter', 'aiproc-merger', 'aiproc-inference-codellama-7b', 'aiproc-inference-codellama-34b', 'aiproc-inference-codellama-70b'])

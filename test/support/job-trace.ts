@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { ReceivedSpan } from './otlp-receiver.ts';
+import type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.ts';
+import { waitFor } from './wait.ts';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -76,4 +77,21 @@ export function assertJobTrace(all: ReceivedSpan[], jobId: string, parts: number
   assert.equal(reply[0]!.parentSpanId, jobDone[0]!.spanId, 'the splitter receives the answer, child of its send');
   assert.equal(reply[0]!.service, root.service, 'in the splitter that took the request');
   return spans;
+}
+
+/**
+ * Waits until a job's trace has arrived whole: its request span, and every exported span's parent.
+ * The request can end before the merger's handling of the last part does (the answer is sent
+ * from inside it), so the request span alone is not enough.
+ * @example await waitForJobTrace(otlp, jobId)
+ */
+export async function waitForJobTrace(otlp: OtlpReceiver, jobId: string, timeoutMs = 30_000): Promise<void> {
+  const rootOf = () => otlp.spans.find((s) => s.kind === SERVER && s.attributes['aiproc.job.id'] === jobId);
+  await waitFor('the request span to be exported', () => rootOf() !== undefined, timeoutMs);
+  await waitFor('the trace to be whole', () => {
+    const root = rootOf()!;
+    const trace = otlp.spans.filter((s) => s.traceId === root.traceId);
+    const ids = new Set(trace.map((s) => s.spanId));
+    return trace.every((s) => s === root || ids.has(s.parentSpanId));
+  }, timeoutMs);
 }

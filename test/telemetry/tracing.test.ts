@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startAiproc, type AiprocProcess } from '../support/aiproc-process.ts';
-import { assertJobTrace } from '../support/job-trace.ts';
+import { assertJobTrace, waitForJobTrace } from '../support/job-trace.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { pipelineScript } from '../support/pipeline-script.ts';
 import { startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
@@ -38,7 +38,7 @@ describe('traces from npm start to an OTLP/HTTP (http/json) receiver', () => {
     });
     const jobId = res.headers.get('x-request-id')!;
     await res.text();
-    await waitFor('the request span to be exported', () => otlp.spans.some((s) => s.kind === 2 && s.attributes['aiproc.job.id'] === jobId), 20_000);
+    await waitForJobTrace(otlp, jobId);
     const spans = assertJobTrace(otlp.spans, jobId, 3);
     // npm start is one process: one service for every span.
     assert.deepEqual([...new Set(spans.map((s) => s.service))], ['aiproc']);
