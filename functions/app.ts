@@ -31,6 +31,9 @@ import { genAiSpan } from './lib/telemetry/model.ts';
 import { createApi } from './splitter/api.ts';
 import { createConsoleApi } from './console/api.ts';
 import { consolePage } from './console/page.ts';
+import { createEvalApi } from './eval/http.ts';
+import type { PrivateRuntime } from './eval/rule-check.ts';
+import { MemoryBus } from './lib/bus/memory.ts';
 import { ReplyHub } from './splitter/replies.ts';
 
 export interface Roles {
@@ -197,7 +200,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ctx: sctx,
       bus,
       hub,
-      mounts: { '/v1/rules': createRulesApi(sctx), '/v1/console': createConsoleApi(sctx) },
+      mounts: {
+        '/v1/rules': createRulesApi(sctx),
+        '/v1/console': createConsoleApi(sctx),
+        '/v1/eval': createEvalApi(sctx, { runtime: (evalStore) => privateRuntime(opts, evalStore) }),
+      },
       openMounts: { '/v1/feedback': createFeedbackHttp(sctx, handleFeedback), '/': metricsRoute(metrics), '/console': consolePage() },
       ready: () => storeAnswers(store),
     });
@@ -232,6 +239,33 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           log.warn({ err: messageOf(err) }, 'error while stopping');
         }
       }
+    },
+  };
+}
+
+/**
+ * A whole pipeline of its own over an in-process bus, on this process's model and the given
+ * store, with no port (reached only through `fetch`, so it needs no keys): what the eval API
+ * asks, once with a rule and once without.
+ */
+async function privateRuntime(opts: RuntimeOptions, store: Store): Promise<PrivateRuntime> {
+  const bus = new MemoryBus({ log: opts.log, retryDelayMs: opts.settings.AIPROC_RETRY_DELAY_MS });
+  const rt = await startRuntime({
+    ...opts,
+    settings: { ...opts.settings, AIPROC_API_KEYS: [], AIPROC_EVENTS_WEBHOOK_URL: undefined },
+    bus,
+    store,
+    roles: { splitter: true, merger: true, inference: opts.config.models.map((m) => m.slug) },
+    instance: undefined,
+    listen: false,
+    // Its own registry, never served: the check's jobs are not the deployment's traffic.
+    metrics: new Metrics({ processMetrics: false }),
+  });
+  return {
+    fetch: (req) => rt.app!.fetch(req),
+    async close() {
+      await rt.close();
+      await bus.close();
     },
   };
 }

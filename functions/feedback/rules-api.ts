@@ -128,7 +128,7 @@ export function createRulesApi(ctx: FunctionContext): Hono {
   return app;
 }
 
-async function jsonBody(c: Context): Promise<unknown> {
+export async function jsonBody(c: Context): Promise<unknown> {
   try {
     return await c.req.json();
   } catch (err) {
@@ -136,7 +136,7 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const first = r.error.issues[0];

@@ -55,6 +55,11 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   let ollama: ReturnType<typeof createServer>;
   let ollamaUrl: string;
   const ollamaCalls: Array<Record<string, any>> = [];
+  // A stand-in for aiproc's POST /v1/eval/rule (the route itself is tested in test/eval/rule-check.test.ts).
+  let evalServer: ReturnType<typeof createServer>;
+  let evalUrl: string;
+  const evalCalls: Array<{ authorization?: string; body: Record<string, any> }> = [];
+  const apiKey = `sk-${randomUUID()}`;
   let chatId: string;
   let messageId: string;
   let jobId: string;
@@ -123,11 +128,24 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     });
     await new Promise<void>((r) => ollama.listen(0, '127.0.0.1', r));
     ollamaUrl = `http://127.0.0.1:${(ollama.address() as AddressInfo).port}`;
+
+    evalServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        evalCalls.push({ ...(req.headers.authorization && { authorization: req.headers.authorization }), body: JSON.parse(body || '{}') });
+        if (req.url !== '/v1/eval/rule' || req.headers.authorization !== `Bearer ${apiKey}`) return void res.writeHead(401).end('{"error":{"message":"missing or invalid API key"}}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'eval.tally', questions: 6, wins: 4, ties: 1, losses: 1, invalidVerdicts: 0, failedAnswers: 0, judge: 'codellama-70b', results: [] }));
+      });
+    });
+    await new Promise<void>((r) => evalServer.listen(0, '127.0.0.1', r));
+    evalUrl = `http://127.0.0.1:${(evalServer.address() as AddressInfo).port}/v1/eval/rule`;
   });
 
   after(async () => {
     await new Promise<void>((r) => (openwebui ? openwebui.close(() => r()) : r()));
     await new Promise<void>((r) => (ollama ? ollama.close(() => r()) : r()));
+    await new Promise<void>((r) => (evalServer ? evalServer.close(() => r()) : r()));
     await new Promise<void>((r) => (feedbackServer ? feedbackServer.close(() => r()) : r()));
     await store?.close();
     await admin.query(`drop database if exists ${database} with (force)`).catch(() => {});
@@ -158,7 +176,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
 
   /** Imports a workflow file with its Settings changed, plus the HTTP credentials it names (by their ids). */
   const importPatched = (file: string, values: Record<string, unknown>) =>
-    importWith(n8n, userFolder, file, values, { 'aiproc feedback token': feedbackToken, 'OpenWebUI admin API key': openwebuiKey });
+    importWith(n8n, userFolder, file, values, { 'aiproc feedback token': feedbackToken, 'OpenWebUI admin API key': openwebuiKey, 'aiproc API key': apiKey });
 
   it('executes the feedback sync against a stand-in OpenWebUI, and the rating reaches the feedback function and is stored', async () => {
     // The same workflow, its Settings pointed at the stand-ins; importing it again replaces it (same id).
@@ -215,14 +233,14 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     }
   });
 
-  it('executes the rule drafting: low ratings go to the planner model, its rule is stored inactive', async () => {
+  it('executes the rule drafting: low ratings go to the planner model, the eval checks its rule, the rule is stored inactive with the tally', async () => {
     const now = Math.floor(Date.now() / 1000);
     records = [
       { id: 'fb-long', user_id: 'user-2', version: 0, type: 'rating', data: { rating: -1, model_id: 'aiproc', reason: 'too_verbose', comment: 'far too long' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
       { id: 'fb-happy', user_id: 'user-2', version: 0, type: 'rating', data: { rating: 1, model_id: 'aiproc', comment: 'great' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
     ];
     feedbackCalls.length = 0;
-    const wf = await importPatched('rule-drafting.json', { openwebuiUrl, feedbackUrl, ollamaUrl, plannerModel: 'codellama:7b-instruct' });
+    const wf = await importPatched('rule-drafting.json', { openwebuiUrl, feedbackUrl, ollamaUrl, evalUrl, plannerModel: 'codellama:7b-instruct' });
     const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
     assert.equal(r.code, 0, r.out.slice(-6000));
 
@@ -233,8 +251,10 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     assert.match(JSON.stringify(ollamaCalls[0]!.messages), /far too long/);
     assert.doesNotMatch(JSON.stringify(ollamaCalls[0]!.messages), /great/);
     assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-type'], c.status]), [['dev.aiproc.rule.proposed', 202]]);
+    assert.deepEqual(evalCalls, [{ authorization: `Bearer ${apiKey}`, body: { rule: { scope: 'merger', model: '*', text: 'Keep the merged answer under 300 words.' }, questions: 6 } }]);
     const proposed = (await store.listRules({ scope: 'merger' })).filter((x) => x.text === 'Keep the merged answer under 300 words.');
     assert.deepEqual(proposed.map((x) => [x.active, x.origin, x.model]), [[false, 'n8n', '*']]);
+    assert.equal(proposed[0]!.reason, 'answers were called too long\n\neval on 6 questions (judge codellama-70b): with the rule better 4, ties 1, worse 1');
   });
 
   /** A RabbitMQ vhost of its own, so the test events reach no one else's queues. */

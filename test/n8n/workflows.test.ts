@@ -163,6 +163,30 @@ describe('n8n workflow files', () => {
     assert.deepEqual({ scope: rule.scope, active: rule.active, origin: rule.origin }, { scope: 'merger', active: false, origin: 'n8n' });
   });
 
+  it('rule drafting checks the drafted rule with the eval and puts the tally into the reason', async () => {
+    const js = code('rule-drafting.json', 'Eval into the reason');
+    const proposals = [
+      { id: 'rule-draft-42-0', data: { scope: 'merger', model: '*', text: 'Be brief.', reason: 'too verbose', origin: 'n8n', active: false } },
+      { id: 'rule-draft-42-1', data: { scope: 'planner', model: '*', text: 'Split less.', reason: 'slow', origin: 'n8n', active: false } },
+    ];
+    const tally = { object: 'eval.tally', questions: 6, wins: 3, ties: 2, losses: 1, invalidVerdicts: 1, failedAnswers: 0, judge: 'codellama-70b' };
+    const out = await runCode(js, [tally, { error: { message: 'connect ECONNREFUSED 10.0.0.1:80' } }], { nodes: { 'rule.proposed (inactive)': proposals } });
+    assert.equal(out.length, 2);
+    const [checked, unchecked] = out.map((o) => RuleProposedSchema.parse(o.json.data));
+    assert.equal(checked!.reason, 'too verbose\n\neval on 6 questions (judge codellama-70b): with the rule better 3, ties 2, worse 1 (1 judge replies were no verdict)');
+    assert.equal(unchecked!.reason, 'slow\n\neval not available: connect ECONNREFUSED 10.0.0.1:80');
+    assert.deepEqual(out.map((o) => [o.json.id, o.json.data.active]), [['rule-draft-42-0', false], ['rule-draft-42-1', false]]);
+    assert.deepEqual(out[0]!.json.eval, { wins: 3, ties: 2, losses: 1, questions: 6 });
+
+    // The check is asked with the drafted rule and the number of questions from Settings, and a
+    // failed check does not stop the proposal.
+    const check = wf('rule-drafting.json').nodes.find((n) => n.name === 'Check the rule (eval)')!;
+    assert.equal((check as unknown as { onError?: string }).onError, 'continueRegularOutput');
+    assert.match(String(check.parameters.jsonBody), /rule: \{ scope: \$json\.data\.scope, model: \$json\.data\.model, text: \$json\.data\.text \}/);
+    assert.deepEqual(wf('rule-drafting.json').connections['rule.proposed (inactive)']!.main[0]!.map((c) => c.node), ['Check the rule (eval)']);
+    assert.deepEqual(wf('rule-drafting.json').connections['Eval into the reason']!.main[0]!.map((c) => c.node), ['Send to feedback function']);
+  });
+
   it('error workflow writes a log line and a valid performance.reported', async () => {
     const js = code('error-workflow.json', 'Log line and performance.reported');
     const trigger = { execution: { id: '7', error: { message: 'ECONNREFUSED' }, lastNodeExecuted: 'Fetch OpenWebUI feedback' }, workflow: { id: 'wf1', name: 'feedback sync' } };

@@ -1,0 +1,80 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { jsonBody, parse } from '../feedback/rules-api.ts';
+import type { FunctionContext } from '../lib/context.ts';
+import { AiprocError, BadInputError, NotFoundError, statusOf } from '../lib/errors.ts';
+import { RuleProposedSchema } from '../lib/events/index.ts';
+import { errorBody } from '../lib/http/openai.ts';
+import type { Store } from '../lib/store/types.ts';
+import { largestModel } from './configs.ts';
+import { DEFAULT_QUESTIONS, loadQuestions, pickQuestions } from './questions.ts';
+import { checkRule, type PrivateRuntime, type RuleCandidate } from './rule-check.ts';
+
+const CheckBody = z
+  .object({
+    /** A drafted rule, not stored: what n8n's rule drafting sends before proposing it. */
+    rule: RuleProposedSchema.pick({ scope: true, model: true, text: true }).strict().optional(),
+    /** Or a stored rule's version id (e.g. a proposal waiting for approval). */
+    ruleId: z.string().min(1).optional(),
+    /** How many of the shipped questions (the kinds taken in turn). */
+    questions: z.number().int().min(1).max(100).default(6),
+    /** The judge's model slug. @default the largest configured model */
+    judge: z.string().min(1).optional(),
+    /** max_tokens per answer. @default AIPROC_MAX_TOKENS */
+    maxTokens: z.number().int().min(16).optional(),
+  })
+  .strict()
+  .refine((b) => (b.rule === undefined) !== (b.ruleId === undefined), { message: 'give exactly one of "rule" or "ruleId"', path: ['rule'] });
+
+/**
+ * The eval API (mounted at `/v1/eval`, behind the API keys): `POST /rule` checks a rule before
+ * anyone activates it — the shipped questions through the pipeline with the rule and without,
+ * judged in both orders — and answers the tally (`wins` = the rule helped). It runs for as long
+ * as the answers take (minutes on real models): callers set a long timeout.
+ * @example app.route('/v1/eval', createEvalApi(ctx, { runtime: (store) => privateRuntime(store) }))
+ */
+export function createEvalApi(ctx: FunctionContext, deps: { runtime: (store: Store) => Promise<PrivateRuntime> }): Hono {
+  const app = new Hono();
+  const slugs = ctx.config.models.map((m) => m.slug);
+
+  app.post('/rule', async (c) => {
+    const body = parse(CheckBody, await jsonBody(c), 'body');
+    if (body.judge && !slugs.includes(body.judge)) throw new BadInputError(`body.judge: "${body.judge}" is not a configured model (${slugs.join(', ')})`, { param: 'judge' });
+    let rule: RuleCandidate;
+    if (body.rule) {
+      rule = body.rule;
+    } else {
+      const found = (await ctx.store.listRules()).find((r) => r.id === body.ruleId);
+      if (!found) throw new NotFoundError(`no rule version ${body.ruleId}`);
+      rule = found;
+    }
+    const judge = body.judge ?? largestModel(ctx.config.models.map((m) => ({ slug: m.slug, tag: m.ollama })));
+    const questions = pickQuestions(loadQuestions(DEFAULT_QUESTIONS), body.questions);
+    ctx.log.info({ scope: rule.scope, model: rule.model, questions: questions.length, judge }, 'eval: checking a rule');
+    const run = await checkRule(ctx, rule, { questions, judge, runtime: deps.runtime, ...(body.maxTokens !== undefined && { maxTokens: body.maxTokens }) });
+    return c.json({
+      object: 'eval.tally',
+      rule: { scope: rule.scope, model: rule.model, text: rule.text, ...(rule.id && { id: rule.id }) },
+      a: run.a.label,
+      b: run.b.label,
+      judge: run.judge,
+      ...run.tally,
+      results: run.results.map((r) => ({
+        id: r.question.id,
+        kind: r.question.kind,
+        verdict: r.verdict,
+        withRuleMs: Math.round(r.a.wallMs),
+        withoutMs: Math.round(r.b.wallMs),
+        ...((r.a.error || r.b.error) && { errors: { withRule: r.a.error ?? null, without: r.b.error ?? null } }),
+      })),
+    });
+  });
+
+  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
+  app.onError((err, c) => {
+    const status = statusOf(err);
+    if (!(err instanceof AiprocError) || status >= 500) ctx.log.error({ err }, 'eval API request failed');
+    return c.json(errorBody(err), status as 400);
+  });
+  return app;
+}
