@@ -36,7 +36,10 @@ export async function remoteBackend(url: string, key?: string): Promise<Backend>
   try {
     ids = (await client.models.list()).data.map((m) => m.id);
   } catch (err) {
-    throw new ConfigError(`cannot reach aiproc at ${url} (--url): ${messageOf(err)}${/401/.test(messageOf(err)) ? ' (give its API key with --key or AIPROC_API_KEY)' : ''}`);
+    // The SDK says "Connection error."; the reason (ECONNREFUSED, ENOTFOUND) is at the end of the causes.
+    let why: string | undefined;
+    for (let c = (err as { cause?: unknown }).cause as { cause?: unknown; code?: string; message?: string } | undefined; c; c = c.cause as typeof c) why = c.code ?? c.message ?? why;
+    throw new ConfigError(`cannot reach aiproc at ${url} (--url): ${messageOf(err)}${why ? ` ${why}` : ''}${/401/.test(messageOf(err)) ? ' (give its API key with --key or AIPROC_API_KEY)' : ''}`);
   }
   const models = ids.filter((id) => id !== 'aiproc').map((slug) => ({ slug }));
   return {

@@ -156,7 +156,9 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`eval: ${err instanceof ConfigError || (err as Error).name === 'TypeError' ? (err as Error).message : `failed: ${messageOf(err)}`}\n`);
+      // Bad input (a config, a file, an unknown option) is its message; anything else says it failed.
+      const bad = err instanceof ConfigError || String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+      process.stderr.write(`eval: ${bad ? (err as Error).message : `failed: ${messageOf(err)}`}\n`);
       process.exit(1);
     },
   );

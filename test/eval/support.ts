@@ -8,7 +8,8 @@ import { embeddedBackend } from '../../scripts/eval/backend.ts';
 import { roleOf, startScriptedOllama, type ReceivedChat, type Reply } from '../support/scripted-ollama.ts';
 
 /** Whether a scripted request is the eval's judge (its system prompt says so). */
-export const isJudge = (req: ReceivedChat) => /strict, fair judge/.test(req.messages[0]?.content ?? '');
+// Asked through the API (--url), the judge's system prompt comes after the part's own.
+export const isJudge = (req: ReceivedChat) => req.messages.some((m) => m.role === 'system' && /strict, fair judge/.test(m.content));
 
 /** The two answers a judge prompt shows, in the order shown. */
 export function shown(req: ReceivedChat): [string, string] {
@@ -63,4 +64,4 @@ export async function evalEnv() {
   };
 }
 
-export const verdict = (winner: '1' | '2' | 'tie', reason = 'scripted'): Reply => ({ content: JSON.stringify({ winner, reason }) });
+export const verdict = (winner: '1' | '2' | 'tie', reason = 'scripted') => ({ content: JSON.stringify({ winner, reason }) });
