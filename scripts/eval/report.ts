@@ -55,6 +55,8 @@ export function reportMarkdown(run: EvalRun): string {
     `| A \`${run.a.label}\` | ${secs(ta.wall)} | ${secs(ta.firstToken)} | ${ta.tokens} |`,
     `| B \`${run.b.label}\` | ${secs(tb.wall)} | ${secs(tb.firstToken)} | ${tb.tokens} |`,
     '',
+    tb.wall > 0 ? `A took ${(ta.wall / tb.wall).toFixed(2)}× the wall time of B.` : '',
+    '',
     '![chart](chart.svg)',
     '',
     '## Per question',
