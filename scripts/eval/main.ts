@@ -18,6 +18,7 @@ import { embeddedBackend, remoteBackend, type Backend } from './backend.ts';
 import { largestModel, parseConfiguration } from '../../functions/eval/configs.ts';
 import { DEFAULT_QUESTIONS, loadQuestions, pickQuestions } from '../../functions/eval/questions.ts';
 import { writeReport } from './report.ts';
+import { checkRuleCommand, type RuleTally } from './rule.ts';
 import { runEval, STEPS_PER_QUESTION, type EvalRun } from '../../functions/eval/run.ts';
 
 const HELP = `npm run eval -- [options]
@@ -33,6 +34,8 @@ const HELP = `npm run eval -- [options]
   --max-tokens N       max_tokens per answer (default: the server's AIPROC_MAX_TOKENS)
   --out DIR            where the report goes (default: ~/.cache/aiproc/eval/<timestamp>)
   --smoke              three questions on the small test model (SmolLM2-135M), for CI
+  --rule VERSION_ID    check a stored rule instead: the shipped questions (--limit, default 6)
+                       with the rule and without, on the server's rule check (POST /v1/eval/rule)
   -h, --help           this text
 
 The last line printed is one JSON object: {"questions", "wins", "ties", "losses", …, "report"}.`;
@@ -60,6 +63,7 @@ function parse(argv: string[]) {
       'max-tokens': { type: 'string' },
       out: { type: 'string' },
       smoke: { type: 'boolean' },
+      rule: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,12 +83,14 @@ function parse(argv: string[]) {
  * passed in (tests) is used instead of starting one, and left open.
  * @example await main(['--compare', 'stitch', 'rewrite'])
  */
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: { backend?: Backend } = {}): Promise<{ run: EvalRun; report: string } | null> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, deps: { backend?: Backend } = {}): Promise<{ run: EvalRun; report: string } | { rule: RuleTally } | null> {
   const args = parse(argv);
   if (args.help) {
     process.stdout.write(`${HELP}\n`);
     return null;
   }
+  if (args.rule && (args.questions || args.pair || args.smoke || args.baseline))
+    throw new ConfigError('--rule checks a rule on the shipped questions: it takes --limit, --judge, --max-tokens, --url and --key, not --questions, --compare, --baseline or --smoke');
   let questions = loadQuestions(resolve(args.questions ?? DEFAULT_QUESTIONS));
   if (args.smoke) questions = pickQuestions(questions, 3);
   if (args.limit) questions = questions.slice(0, args.limit);
@@ -108,6 +114,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const settings = loadSettings({ ...env, ...overrides }, { dotenv: env === process.env });
     const log = createLogger(env.LOG_LEVEL ?? 'warn', { app: 'aiproc-eval' });
     backend = await embeddedBackend(settings, loadModelsConfig(settings.AIPROC_MODELS_FILE), log);
+  }
+
+  if (args.rule) {
+    try {
+      const opts = { ruleId: args.rule, questions: args.limit ?? 6, ...(args.judge && { judge: args.judge }), ...(args.maxTokens !== undefined && { maxTokens: args.maxTokens }) };
+      return { rule: await checkRuleCommand(backend, opts) };
+    } finally {
+      if (!deps.backend) await backend.close();
+    }
   }
 
   const bar = new cliProgress.SingleBar(

@@ -40,7 +40,8 @@ describe('npm run eval on the scripted models', () => {
       },
     });
     const r = await main(['--questions', questionFile(t.dir), '--out', out, ...args], t.env, { backend: { ...t.backend, client } });
-    return { ...r!, out, sent };
+    assert.ok(r && 'run' in r);
+    return { ...r, out, sent };
   };
 
   test('a judge that always prefers the first answer shown yields only ties (position bias cancels)', async () => {

@@ -29,7 +29,9 @@ describe('npm run eval against a running aiproc (--url)', () => {
 
   test('answers and the judge go through its API with the key; a verdict inside prose is read', async () => {
     const out = join(dir, 'r');
-    const { run } = (await main(['--url', app.url, '--key', key, '--limit', '2', '--out', out], {}))!;
+    const r = await main(['--url', app.url, '--key', key, '--limit', '2', '--out', out], {});
+    assert.ok(r && 'run' in r);
+    const { run } = r;
     assert.equal(run.backend, `aiproc at ${app.url}`);
     assert.deepEqual({ ...run.tally }, { questions: 2, wins: 2, ties: 0, losses: 0, invalidVerdicts: 0, failedAnswers: 0 });
     // The judge is the largest model, asked alone (no planning: its request has no format).
@@ -37,6 +39,17 @@ describe('npm run eval against a running aiproc (--url)', () => {
     assert.equal(judged.length, 4);
     assert.ok(judged.every((r) => r.model === 'codellama:70b-instruct' && !r.format));
     assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /backend: aiproc at http/);
+  });
+
+  test('--rule checks a stored rule on the server and prints its tally', async () => {
+    const created = await fetch(`${app.url}/v1/rules`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'merger', model: '*', text: 'Be brief.' }) });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+    const r = await main(['--url', app.url, '--key', key, '--rule', id, '--limit', '2'], {});
+    assert.ok(r && 'rule' in r);
+    // The scripted parts ignore rules and the judge always prefers the first answer shown: ties.
+    assert.deepEqual([r.rule.questions, r.rule.wins, r.rule.ties, r.rule.losses, r.rule.rule.id], [2, 0, 2, 0, id]);
+    await assert.rejects(main(['--url', app.url, '--rule', id, '--compare', 'stitch', 'rewrite'], {}), /--rule checks a rule on the shipped questions/);
   });
 
   test('a wrong key, and a model the server does not serve, are named', async () => {
