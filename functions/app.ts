@@ -252,7 +252,7 @@ async function privateRuntime(opts: RuntimeOptions, store: Store): Promise<Priva
   const bus = new MemoryBus({ log: opts.log, retryDelayMs: opts.settings.AIPROC_RETRY_DELAY_MS });
   const rt = await startRuntime({
     ...opts,
-    settings: { ...opts.settings, AIPROC_API_KEYS: [], AIPROC_EVENTS_WEBHOOK_URL: undefined },
+    settings: { ...opts.settings, AIPROC_API_KEYS: [], AIPROC_GATEWAY_KEYS: [], AIPROC_ADMIN_KEYS: [], AIPROC_EVENTS_WEBHOOK_URL: undefined },
     bus,
     store,
     roles: { splitter: true, merger: true, inference: opts.config.models.map((m) => m.slug) },

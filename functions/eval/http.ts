@@ -4,6 +4,7 @@ import { jsonBody, parse } from '../feedback/rules-api.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { AiprocError, BadInputError, NotFoundError, statusOf } from '../lib/errors.ts';
 import { RuleProposedSchema } from '../lib/events/index.ts';
+import { allowRoles } from '../lib/http/auth.ts';
 import { errorBody } from '../lib/http/openai.ts';
 import type { Store } from '../lib/store/types.ts';
 import { largestModel } from './configs.ts';
@@ -27,7 +28,7 @@ const CheckBody = z
   .refine((b) => (b.rule === undefined) !== (b.ruleId === undefined), { message: 'give exactly one of "rule" or "ruleId"', path: ['rule'] });
 
 /**
- * The eval API (mounted at `/v1/eval`, behind the API keys): `POST /rule` checks a rule before
+ * The eval API (mounted at `/v1/eval`, behind the API keys, admin keys only): `POST /rule` checks a rule before
  * anyone activates it — the shipped questions through the pipeline with the rule and without,
  * judged in both orders — and answers the tally (`wins` = the rule helped). It runs for as long
  * as the answers take (minutes on real models): callers set a long timeout.
@@ -36,6 +37,8 @@ const CheckBody = z
 export function createEvalApi(ctx: FunctionContext, deps: { runtime: (store: Store) => Promise<PrivateRuntime> }): Hono {
   const app = new Hono();
   const slugs = ctx.config.models.map((m) => m.slug);
+  // A check reads any stored rule and costs many model calls: administrators only, like the rules API.
+  app.use('*', allowRoles('admin'));
 
   app.post('/rule', async (c) => {
     const body = parse(CheckBody, await jsonBody(c), 'body');

@@ -68,12 +68,13 @@ export async function remoteBackend(url: string, key?: string): Promise<Backend>
 export async function embeddedBackend(settings: Settings, config: ModelsConfig, log: Logger): Promise<Backend> {
   let model: Awaited<ReturnType<typeof resolveModelClient>> | undefined;
   const app = await startEmbedded({
-    settings: { ...settings, HOST: '127.0.0.1', PORT: 0 },
+    // Loopback only, on a free port, for this process alone: no keys, so the eval is administrator.
+    settings: { ...settings, HOST: '127.0.0.1', PORT: 0, AIPROC_API_KEYS: [], AIPROC_GATEWAY_KEYS: [], AIPROC_ADMIN_KEYS: [] },
     config,
     log,
     model: async () => (model = await resolveModelClient(settings, config, log)).client,
   });
-  const client = new OpenAI({ baseURL: `${app.runtime.url}/v1`, apiKey: settings.AIPROC_API_KEYS[0] ?? 'none', maxRetries: 0, timeout: 30 * 60_000 });
+  const client = new OpenAI({ baseURL: `${app.runtime.url}/v1`, apiKey: 'none', maxRetries: 0, timeout: 30 * 60_000 });
   const chat = app.model;
   return {
     client,

@@ -13,12 +13,13 @@ describe('npm run eval against a running aiproc (--url)', () => {
   let ollama: ScriptedOllama;
   let app: AiprocProcess & { dataDir: string };
   const dir = mkdtempSync(join(tmpdir(), 'aiproc-eval-remote-'));
-  const key = 'sk-eval-test';
+  const key = 'sk-eval-admin';
+  const userKey = 'sk-eval-user';
 
   before(async () => {
     // The judge prefers the answer not written by the baseline (70b), and wraps its JSON in prose.
     ollama = await startScriptedOllama(evalScript((req) => ({ content: `After weighing both: ${verdict(shown(req)[0].includes('70b') ? '2' : '1').content}` })));
-    app = await startAiproc({ OLLAMA_HOST: ollama.url, AIPROC_API_KEYS: key });
+    app = await startAiproc({ OLLAMA_HOST: ollama.url, AIPROC_ADMIN_KEYS: `eval:${key}`, AIPROC_API_KEYS: `alice:${userKey}` });
   });
   after(async () => {
     await app?.stop();
@@ -50,6 +51,8 @@ describe('npm run eval against a running aiproc (--url)', () => {
     // The scripted parts ignore rules and the judge always prefers the first answer shown: ties.
     assert.deepEqual([r.rule.questions, r.rule.wins, r.rule.ties, r.rule.losses, r.rule.rule.id], [2, 0, 2, 0, id]);
     await assert.rejects(main(['--url', app.url, '--rule', id, '--compare', 'stitch', 'rewrite'], {}), /--rule checks a rule on the shipped questions/);
+    // The rule check is for administrators; a user's key may still run the eval itself.
+    await assert.rejects(main(['--url', app.url, '--key', userKey, '--rule', id], {}), /403.*admin role/);
   });
 
   test('a wrong key, and a model the server does not serve, are named', async () => {
