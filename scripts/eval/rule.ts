@@ -1,16 +1,11 @@
+import type { Tally } from '../../functions/eval/run.ts';
 import type { Backend } from './backend.ts';
 
 /** What `POST /v1/eval/rule` answers. */
-export interface RuleTally {
+export interface RuleTally extends Tally {
   object: 'eval.tally';
   rule: { scope: string; model: string; text: string; id?: string };
   judge: string;
-  questions: number;
-  wins: number;
-  ties: number;
-  losses: number;
-  invalidVerdicts: number;
-  failedAnswers: number;
   results: { id: string; verdict: 'win' | 'tie' | 'loss'; withRuleMs: number; withoutMs: number }[];
 }
 
