@@ -92,7 +92,10 @@ describe('npm run eval on the scripted models', () => {
   });
 
   test('--compare runs two configurations: a single model against the pipeline with a forced synthesis', async () => {
-    t.judge((req) => verdict(shown(req)[0].includes('7b-instruct') ? '1' : '2'));
+    t.judge((req) => {
+      const [first, second] = shown(req);
+      return verdict(first === second ? 'tie' : first.includes('7b-instruct') ? '1' : '2');
+    });
     const before = t.ollama.received.length;
     {
       const { run, sent } = await evalRun('--compare', 'codellama-7b', 'rewrite', '--judge', 'codellama-34b');
@@ -109,7 +112,10 @@ describe('npm run eval on the scripted models', () => {
         { label: 'codellama-7b', model: 'codellama-7b', headers: {} },
         { label: 'rewrite', model: 'aiproc', headers: { 'X-Aiproc-Synthesis': 'rewrite' } },
       ]);
-      assert.equal(run.tally.wins, 3);
+      // The judge prefers the 7b model's own answer; where the pipeline answered with that model
+      // too (its fast path may), the two answers are the same and the verdict a tie.
+      assert.ok(run.tally.wins >= 1);
+      assert.deepEqual(run.results.map((r) => r.verdict), run.results.map((r) => (r.a.content === r.b.content ? 'tie' : 'win')));
       const judged = t.ollama.received.slice(before).filter(isJudge);
       assert.deepEqual([...new Set(judged.map((r) => r.model))], ['codellama:34b-instruct']);
       assert.ok(judged.every((r) => r.format), 'the in-process judge is held to the verdict schema');
