@@ -265,13 +265,25 @@ function Step-gpu {
 function Step-secrets {
   Say "  namespace $Namespace and Secret aiproc-secrets (generated once, kept on re-run and -Down)"
   if ($DryRun) {
-    Say '  would create the namespace if missing and, if the Secret is missing, generate it with node charts/generate-secrets.ts'
+    Say '  would create the namespace if missing and, if the Secret is missing, generate it with node charts/generate-secrets.ts (else add the keys it lacks: --missing)'
     return
   }
   kubectl --context $Context create namespace $Namespace '--dry-run=client' -o yaml | kubectl --context $Context apply -f '-' | Out-Null
   Invoke-Quiet { kubectl --context $Context -n $Namespace get secret aiproc-secrets } | Out-Null
   if ($LASTEXITCODE -eq 0) {
-    Say '  Secret exists; kept'
+    # Keys a later release added (e.g. AIPROC_EVENT_KEYS) are generated into it; its values stay.
+    $patch = kubectl --context $Context -n $Namespace get secret aiproc-secrets -o json | & $NodeExe charts/generate-secrets.ts --missing
+    if ($patch) {
+      # Through a file: Windows PowerShell mangles the quotes of a JSON argument to a native command.
+      $patchFile = Join-Path ([System.IO.Path]::GetTempPath()) "aiproc-secret-patch-$PID.json"
+      Set-Content -Path $patchFile -Value $patch -Encoding ascii
+      kubectl --context $Context -n $Namespace patch secret aiproc-secrets --type merge --patch-file $patchFile | Out-Null
+      Remove-Item $patchFile -ErrorAction SilentlyContinue
+      if ($LASTEXITCODE -ne 0) { Fail 'could not add the new keys to the Secret' }
+      Say '  Secret exists; kept, with the keys this release adds'
+    } else {
+      Say '  Secret exists; kept'
+    }
   } else {
     $env:AIPROC_NAMESPACE = $Namespace
     & $NodeExe charts/generate-secrets.ts | kubectl --context $Context apply -f '-' | Out-Null
@@ -366,6 +378,7 @@ function Step-urls {
   Say '  n8n:        http://localhost:5678'
   Say "  API:        $api/v1   (OpenAI-compatible)"
   Say "  API key:    kubectl -n $Namespace get secret aiproc-secrets -o jsonpath='{.data.AIPROC_API_KEYS}' (base64)"
+  Say "  admin key:  kubectl -n $Namespace get secret aiproc-secrets -o jsonpath='{.data.AIPROC_ADMIN_KEYS}' (base64; all jobs, /v1/rules)"
   # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
   if (@('1', 'true', 'yes', 'on') -contains "$env:AIPROC_MONITORING".Trim().ToLower()) {
     Say '  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)'

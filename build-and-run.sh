@@ -247,12 +247,20 @@ step_gpu() {
 step_secrets() {
   say "  namespace $NAMESPACE and Secret aiproc-secrets (generated once, kept on re-run and --down)"
   if [ -n "$DRY_RUN" ]; then
-    say "  would create the namespace if missing and, if the Secret is missing, generate it with node charts/generate-secrets.ts"
+    say "  would create the namespace if missing and, if the Secret is missing, generate it with node charts/generate-secrets.ts (else add the keys it lacks: --missing)"
     return
   fi
   "${KUBECTL[@]}" create namespace "$NAMESPACE" --dry-run=client -o yaml | "${KUBECTL[@]}" apply -f - >/dev/null
   if "${KUBECTL[@]}" -n "$NAMESPACE" get secret aiproc-secrets >/dev/null 2>&1; then
-    say "  Secret exists; kept"
+    # Keys a later release added (e.g. AIPROC_EVENT_KEYS) are generated into it; its values stay.
+    local patch
+    patch="$("${KUBECTL[@]}" -n "$NAMESPACE" get secret aiproc-secrets -o json | "$NODE" charts/generate-secrets.ts --missing)"
+    if [ -n "$patch" ]; then
+      "${KUBECTL[@]}" -n "$NAMESPACE" patch secret aiproc-secrets --type merge -p "$patch" >/dev/null
+      say "  Secret exists; kept, with the keys this release adds"
+    else
+      say "  Secret exists; kept"
+    fi
   else
     AIPROC_NAMESPACE="$NAMESPACE" "$NODE" charts/generate-secrets.ts | "${KUBECTL[@]}" apply -f - >/dev/null
     say "  Secret generated"
@@ -334,6 +342,7 @@ step_urls() {
   say "  n8n:        http://localhost:5678"
   say "  API:        $api/v1   (OpenAI-compatible)"
   say "  API key:    kubectl -n $NAMESPACE get secret aiproc-secrets -o jsonpath='{.data.AIPROC_API_KEYS}' | base64 -d"
+  say "  admin key:  kubectl -n $NAMESPACE get secret aiproc-secrets -o jsonpath='{.data.AIPROC_ADMIN_KEYS}' | base64 -d   (all jobs, /v1/rules)"
   # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
   case "$(printf '%s' "${AIPROC_MONITORING:-}" | tr '[:upper:]' '[:lower:]')" in
     1|true|yes|on) say "  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)" ;;

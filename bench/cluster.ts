@@ -16,6 +16,7 @@ import { EventTypes, type AnyEvent } from '../functions/lib/events/index.ts';
 import { createVhost, testLog } from '../test/bus/amqp-support.ts';
 import { ROOT, startCluster, startPrivatePostgres } from '../test/cluster/support.ts';
 import { roleOf, startScriptedOllama, type ReceivedChat } from '../test/support/scripted-ollama.ts';
+import { testEventKeys } from '../test/support/event-keys.ts';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 200);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 50);
@@ -105,7 +106,7 @@ async function run(): Promise<void> {
     // Per part: when it was requested and when its result was published (both as the events topic saw them).
     const requested = new Map<string, number>();
     const added: number[] = [];
-    observer = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'bench-observer', models: SLUGS });
+    observer = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'bench-observer', models: SLUGS, eventKeys: testEventKeys });
     await observer.watch('dev.aiproc.task.*', (e: AnyEvent) => {
       if (e.type === EventTypes.taskRequested) requested.set(`${e.data.jobId}#${e.data.part.index}`, Date.parse(e.time));
       if (e.type === EventTypes.taskCompleted) {

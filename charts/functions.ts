@@ -83,6 +83,8 @@ export class FunctionsChart extends Chart {
       ...storeEnv(cfg, platform),
       // Traces: each function names its own service (aiproc-splitter, aiproc-inference-<slug>, …).
       ...(cfg.env.AIPROC_OTLP_ENDPOINT ? plainEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: cfg.env.AIPROC_OTLP_ENDPOINT }) : []),
+      // The functions sign their events to one another and act only on signed ones.
+      secretEnv(SecretKeys.eventKeys),
     ];
     const functionContainer = (fn: string, extra: k8s.EnvVar[]): KnativeContainer => ({
       name: 'function',
@@ -110,6 +112,7 @@ export class FunctionsChart extends Chart {
         containers: [
           functionContainer('splitter', [
             secretEnv(SecretKeys.apiKeys),
+            secretEnv(SecretKeys.adminKeys),
             secretEnv(SecretKeys.gatewayKeys),
             secretEnv(SecretKeys.feedbackTokens),
             secretEnv(SecretKeys.webhookSecrets),

@@ -13,8 +13,11 @@ export const SecretKeys = {
   anonKey: 'SUPABASE_ANON_KEY',
   serviceRoleKey: 'SUPABASE_SERVICE_ROLE_KEY',
   apiKeys: 'AIPROC_API_KEYS',
+  adminKeys: 'AIPROC_ADMIN_KEYS',
   /** OpenWebUI's key: a gateway key, so its X-OpenWebUI-* ids (end user, chat, message) are kept on jobs. */
   gatewayKeys: 'AIPROC_GATEWAY_KEYS',
+  /** HMAC keys the functions sign their events to one another with (functions/lib/events/signature.ts). */
+  eventKeys: 'AIPROC_EVENT_KEYS',
   feedbackTokens: 'AIPROC_FEEDBACK_TOKENS',
   webhookSecrets: 'AIPROC_WEBHOOK_SECRETS',
   n8nEncryptionKey: 'N8N_ENCRYPTION_KEY',
@@ -50,12 +53,28 @@ export function generateSecretValues(external?: { serviceRoleKey: string }): Rec
     [SecretKeys.anonKey]: supabaseKey('anon', jwtSecret),
     [SecretKeys.serviceRoleKey]: external?.serviceRoleKey ?? supabaseKey('service_role', jwtSecret),
     [SecretKeys.apiKeys]: `sk-aiproc-${hex(24)}`,
+    [SecretKeys.adminKeys]: `sk-aiproc-admin-${hex(24)}`,
     [SecretKeys.gatewayKeys]: `sk-aiproc-gw-${hex(24)}`,
+    [SecretKeys.eventKeys]: hex(32),
     [SecretKeys.feedbackTokens]: hex(24),
     [SecretKeys.webhookSecrets]: `whsec_${randomBytes(32).toString('base64')}`,
     [SecretKeys.n8nEncryptionKey]: hex(24),
     [SecretKeys.webuiSecretKey]: hex(24),
   };
+}
+
+/** Keys whose value stands alone (not derived from another), so one added in a later release can be generated into an existing Secret. */
+const STANDALONE: readonly SecretKey[] = [SecretKeys.adminKeys, SecretKeys.gatewayKeys, SecretKeys.eventKeys];
+
+/**
+ * A merge patch adding to an existing Secret the keys a later release needs, with fresh values;
+ * every value it has stays. Null when nothing is missing.
+ * @example missingSecretPatch(JSON.parse(kubectlGetSecretJson))
+ */
+export function missingSecretPatch(existing: { data?: Record<string, string> }): { stringData: Partial<Record<SecretKey, string>> } | null {
+  const fresh = generateSecretValues();
+  const missing = STANDALONE.filter((k) => !existing.data?.[k]);
+  return missing.length ? { stringData: Object.fromEntries(missing.map((k) => [k, fresh[k]])) } : null;
 }
 
 /**

@@ -127,7 +127,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stops.push(
       await bus.consume(
         Queues.task(slug),
-        traced((ev, info) => metrics.trackPart(slug, () => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info))),
+        traced((ev, info) => metrics.trackPart(slug, () => inferenceHandler(ev, { ...ctx, log: log.child({ fn: 'inference', model: slug }) }, info, slug))),
         {
           concurrency: opts.inferenceConcurrency?.(m) ?? m.scaling.concurrency,
           attempts: settings.AIPROC_TASK_ATTEMPTS,

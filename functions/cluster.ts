@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { startRuntime, type Roles } from './app.ts';
@@ -6,6 +7,7 @@ import { AmqpBus, redactUrl } from './lib/bus/amqp/index.ts';
 import { loadModelsConfig } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { ConfigError, messageOf } from './lib/errors.ts';
+import { eventKeysFrom } from './lib/events/index.ts';
 import { createLogger, type Logger } from './lib/log.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
 import type { ModelClient } from './lib/models/types.ts';
@@ -67,6 +69,8 @@ async function runRole(spec: RoleSpec): Promise<void> {
 
   const store = createStore(settings, log);
   await withBackoff(`cannot open the store (${describeStore(settings)}; DATABASE_URL)`, log, () => store.init());
+  const eventKeys = eventKeysFrom(settings.AIPROC_EVENT_KEYS);
+  if (!eventKeys) throw new ConfigError('AIPROC_EVENT_KEYS is not set (the launcher makes one; was this role started on its own?)');
   const bus = await AmqpBus.start({
     url: amqpUrl,
     log,
@@ -74,6 +78,7 @@ async function runRole(spec: RoleSpec): Promise<void> {
     models: config.models.map((m) => m.slug),
     retryDelayMs: settings.AIPROC_RETRY_DELAY_MS,
     relayDeadTasks: roles.merger === true,
+    eventKeys,
   });
   const model = roles.feedback ? noModel : (await resolveModelClient(settings, config, log)).client;
   const runtime = await startRuntime({ settings, config, log, bus, store, model, roles, instance, listen: roles.splitter === true, telemetry });
@@ -144,7 +149,10 @@ async function runLauncher(): Promise<void> {
     ...process.env,
     AMQP_URL: settings.AMQP_URL ?? DEFAULT_AMQP_URL,
     DATABASE_URL: settings.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    // The processes sign their events to one another; without a key given, one for this run.
+    AIPROC_EVENT_KEYS: settings.AIPROC_EVENT_KEYS.length ? settings.AIPROC_EVENT_KEYS.join(',') : randomBytes(32).toString('hex'),
   };
+  eventKeysFrom(settings.AIPROC_EVENT_KEYS); // a key too short stops the launcher, not each child
   if (!settings.DATABASE_URL) await ensureDatabase(DEFAULT_DATABASE_URL, log);
   // Migrations once, here, before the children race to use the schema.
   const store = createStore({ ...settings, DATABASE_URL: env['DATABASE_URL'] }, log);

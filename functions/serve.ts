@@ -4,13 +4,14 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import pRetry from 'p-retry';
 import { startRuntime } from './app.ts';
+import { createFeedbackAuth } from './feedback/auth.ts';
 import { feedbackHandler } from './feedback/handler.ts';
 import { inferenceHandler } from './inference/handler.ts';
 import { AmqpBus } from './lib/bus/amqp/index.ts';
 import { loadModelsConfig, ollamaTag } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { CancelledError, ConfigError, messageOf } from './lib/errors.ts';
-import { EventTypes, type AnyEvent } from './lib/events/index.ts';
+import { EventTypes, eventKeysFrom, type AnyEvent } from './lib/events/index.ts';
 import { cloudEventsApp } from './lib/http/cloudevents.ts';
 import { healthRoutes, storeAnswers } from './lib/http/health.ts';
 import { metricsRoute } from './lib/metrics/route.ts';
@@ -38,6 +39,11 @@ async function run(): Promise<void> {
   const slug = process.env.AIPROC_MODEL_SLUG;
   if (fn === 'inference' && !config.models.some((m) => m.slug === slug))
     throw new ConfigError(`AIPROC_MODEL_SLUG must name a model of ${settings.AIPROC_MODELS_FILE} (${config.models.map((m) => m.slug).join(', ')}); got "${slug ?? ''}"`);
+  // Knative delivers events over HTTP from anything that can reach the pod: only signed ones are acted on.
+  const eventKeys = eventKeysFrom(settings.AIPROC_EVENT_KEYS);
+  if (!eventKeys) {
+    throw new ConfigError('AIPROC_EVENT_KEYS is not set: a standalone function signs the events it sends and acts only on signed ones; give every function the same key (openssl rand -hex 32)');
+  }
   const instance = `${fn}${slug ? `-${slug}` : ''}-${hostname().slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   const telemetry = await startTelemetry(`aiproc-${fn}${fn === 'inference' ? `-${slug}` : ''}`);
   const log = createLogger(settings.LOG_LEVEL, { fn, instance }, undefined, telemetry.enabled ? { mixin: telemetry.logFields } : {});
@@ -55,6 +61,7 @@ async function run(): Promise<void> {
     models: config.models.map((m) => m.slug),
     retryDelayMs: settings.AIPROC_RETRY_DELAY_MS,
     relayDeadTasks: fn === 'merger',
+    eventKeys,
   });
   const model = new OllamaClient({ host: settings.OLLAMA_HOST });
 
@@ -113,17 +120,23 @@ async function run(): Promise<void> {
     }),
   );
   app.route('/', metricsRoute(rt.metrics));
-  const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT };
+  const opts = { log, bodyLimit: settings.AIPROC_BODY_LIMIT, keys: eventKeys };
   let stopRecovery = () => {};
   if (fn === 'inference') {
     // A series from the start: one per pod that serves the model (the dashboard counts pods by it).
     rt.metrics.partsInFlight.set({ model: slug! }, 0);
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info))), { ...opts, accepts: [EventTypes.taskRequested] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info, slug))), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed, EventTypes.jobPlanned] }));
     stopRecovery = startRecovery(ctx);
   } else {
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
+    // Besides the feedback queue (signed, through Knative), n8n may post here with its feedback token or webhook signature.
+    const senders = createFeedbackAuth({ tokens: settings.AIPROC_FEEDBACK_TOKENS, secrets: settings.AIPROC_WEBHOOK_SECRETS, closed: true });
+    const feedbackSenders = {
+      claims: (h: Headers) => (settings.AIPROC_FEEDBACK_TOKENS.length > 0 && h.has('authorization')) || (settings.AIPROC_WEBHOOK_SECRETS.length > 0 && h.has('webhook-signature')),
+      check: (h: Headers, body: string) => senders.check(h, body),
+    };
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, senders: feedbackSenders, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
   }
   const server = serve({ fetch: app.fetch, hostname: settings.HOST, port: settings.PORT }, (a) => {
     log.info({ port: a.port }, `${fn} listening`);

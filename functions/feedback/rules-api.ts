@@ -5,6 +5,7 @@ import { AiprocError, BadInputError, NotFoundError, messageOf, statusOf } from '
 import { RuleProposedSchema, RuleScope } from '../lib/events/index.ts';
 import type { RuleView } from '../lib/store/types.ts';
 import { allowRoles } from '../lib/http/auth.ts';
+import { requireWellFormed } from '../lib/well-formed.ts';
 import { errorBody } from '../lib/http/openai.ts';
 
 /**
@@ -129,11 +130,14 @@ export function createRulesApi(ctx: FunctionContext): Hono {
 }
 
 export async function jsonBody(c: Context): Promise<unknown> {
+  let body: unknown;
   try {
-    return await c.req.json();
+    body = await c.req.json();
   } catch (err) {
     throw new BadInputError(`the body is not JSON: ${messageOf(err)}`);
   }
+  requireWellFormed(body);
+  return body;
 }
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Bus } from '../lib/bus/types.ts';
+import { tokenBudget } from '../lib/config/settings.ts';
 import type { FunctionContext } from '../lib/context.ts';
 import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, SynthesisSchema, type Synthesis } from '../lib/events/index.ts';
@@ -80,7 +81,7 @@ export function createApi(opts: ApiOptions): Hono {
       const model = resolveModel(ctx, req.model);
       await checkCapabilities(ctx, model, options);
       const jobId = randomUUID();
-      const maxTokens = options.maxTokens;
+      const maxTokens = options.maxTokens === undefined ? undefined : tokenBudget(ctx.settings, options.maxTokens);
       const principal = c.get('principal');
       const job = {
         jobId,

@@ -10,6 +10,8 @@ import { Exchanges, Queues } from '../../functions/lib/bus/topology.ts';
 import { BadInputError, ConfigError, RetryLaterError, UpstreamError } from '../../functions/lib/errors.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { createVhost, drainQueue, rabbitmqctl, taskEvent, testLog, waitFor } from './amqp-support.ts';
+import { testEventKeys } from '../support/event-keys.ts';
+import { SIGNATURE_ATTRIBUTE, signEvent } from '../../functions/lib/events/index.ts';
 
 let vh: Awaited<ReturnType<typeof createVhost>>;
 let raw: ChannelModel;
@@ -28,7 +30,7 @@ after(async () => {
 const depth = async (queue: string) => (await ch.checkQueue(queue)).messageCount;
 const drainDead = () => drainQueue(ch, Queues.dead);
 const bus = (models: string[], extra: Partial<Parameters<typeof AmqpBus.start>[0]> = {}) =>
-  AmqpBus.start({ url: vh.url, log: testLog, instance: `t-${models[0]}`, models, retryDelayMs: 10, ...extra });
+  AmqpBus.start({ url: vh.url, log: testLog, instance: `t-${models[0]}`, models, retryDelayMs: 10, eventKeys: testEventKeys, ...extra });
 
 describe('AmqpBus against the real RabbitMQ', () => {
   test('declares quorum work queues with a delivery limit and at-least-once dead-lettering', async () => {
@@ -127,8 +129,10 @@ describe('AmqpBus against the real RabbitMQ', () => {
       ch.publish(Exchanges.tasks, 'poison', Buffer.from('just some bytes'), { contentType: 'text/plain' });
       const bad = taskEvent('poison');
       const { encode } = await import('../../functions/lib/bus/amqp/codec.ts');
-      const enc = encode(bad);
-      ch.publish(Exchanges.tasks, 'poison', Buffer.from(JSON.stringify({ jobId: 'nope' })), enc.properties);
+      const enc = encode(bad, testEventKeys);
+      // Signed as it is (a buggy function, not a forgery): it fails on its schema.
+      const sig = signEvent({ ...bad, data: { jobId: 'nope' } }, testEventKeys);
+      ch.publish(Exchanges.tasks, 'poison', Buffer.from(JSON.stringify({ jobId: 'nope' })), { ...enc.properties, headers: { ...enc.properties.headers, [`ce-${SIGNATURE_ATTRIBUTE}`]: sig } });
       const good = taskEvent('poison');
       await b.publish(good);
       let parked: GetMessage[] = [];
@@ -354,7 +358,7 @@ describe('AmqpBus against the real RabbitMQ', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
     const log = pino({ level: 'error' }, sink);
-    const b = await AmqpBus.create({ url: 'amqp://guest:secret@127.0.0.1:1/', log, instance: 'wrong', models: ['x'], publishTimeoutMs: 300 });
+    const b = await AmqpBus.create({ url: 'amqp://guest:secret@127.0.0.1:1/', log, instance: 'wrong', models: ['x'], publishTimeoutMs: 300, eventKeys: testEventKeys });
     try {
       await waitFor('two failed attempts', () => lines.filter((l) => /AMQP_URL/.test(l)).length >= 2, 10_000);
       const first = JSON.parse(lines.find((l) => /AMQP_URL/.test(l))!) as { msg: string; retryInMs: number };
@@ -364,7 +368,7 @@ describe('AmqpBus against the real RabbitMQ', () => {
     } finally {
       await b.close();
     }
-    await assert.rejects(AmqpBus.create({ url: 'http://127.0.0.1:5672', log, instance: 'x', models: [] }), ConfigError);
-    await assert.rejects(AmqpBus.create({ url: 'not a url', log, instance: 'x', models: [] }), /AMQP_URL is not a URL/);
+    await assert.rejects(AmqpBus.create({ url: 'http://127.0.0.1:5672', log, instance: 'x', models: [], eventKeys: null }), ConfigError);
+    await assert.rejects(AmqpBus.create({ url: 'not a url', log, instance: 'x', models: [], eventKeys: null }), /AMQP_URL is not a URL/);
   });
 });

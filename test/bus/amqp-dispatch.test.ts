@@ -9,6 +9,7 @@ import { startDispatcher } from '../../functions/lib/bus/amqp/dispatcher.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { fromCloudEvent } from '../../functions/lib/events/index.ts';
 import { createVhost, drainQueue, taskEvent, testLog, waitFor } from './amqp-support.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 interface Hit {
   headers: IncomingHttpHeaders;
@@ -30,7 +31,7 @@ let holdMs = 0;
 
 before(async () => {
   vh = await createVhost('dispatch');
-  bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'dispatch-test', models: ['d-ok', 'd-par', 'd-raw'] });
+  bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'dispatch-test', models: ['d-ok', 'd-par', 'd-raw'], eventKeys: testEventKeys });
   raw = await amqp.connect(vh.url);
   ch = await raw.createChannel();
   server = createServer((req, res) => {

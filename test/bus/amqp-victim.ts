@@ -3,9 +3,10 @@
 import { AmqpBus } from '../../functions/lib/bus/amqp/index.ts';
 import { Queues } from '../../functions/lib/bus/topology.ts';
 import { testLog } from './amqp-support.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 const [url, slug] = process.argv.slice(2) as [string, string];
-const bus = await AmqpBus.start({ url, log: testLog, instance: 'victim', models: [slug] });
+const bus = await AmqpBus.start({ url, log: testLog, instance: 'victim', models: [slug], eventKeys: testEventKeys });
 await bus.consume(
   Queues.task(slug),
   async (ev) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { generateSecretValues, SECRET_NAME, SecretKeys, supabaseKey } from '../../charts/secrets.ts';
+import { generateSecretValues, missingSecretPatch, SECRET_NAME, SecretKeys, supabaseKey } from '../../charts/secrets.ts';
 import { ROOT } from './support.ts';
 
 const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
@@ -50,5 +50,22 @@ describe('generated secrets', () => {
     assert.equal(secret.metadata.name, SECRET_NAME);
     assert.equal(secret.metadata.namespace, 'other');
     assert.equal(secret.stringData[SecretKeys.serviceRoleKey], 'external-key');
+  });
+});
+
+describe('a Secret made by an older release', () => {
+  it('gets the keys it lacks, with fresh values, and keeps every value it has', () => {
+    // GIVEN a Secret without the keys this release added
+    const old = generateSecretValues();
+    const data = Object.fromEntries(Object.entries(old).filter(([k]) => ![SecretKeys.eventKeys, SecretKeys.adminKeys, SecretKeys.gatewayKeys].includes(k as never)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    // WHEN the CLI is asked what is missing
+    const r = spawnSync(process.execPath, ['charts/generate-secrets.ts', '--missing'], { cwd: ROOT, encoding: 'utf8', input: JSON.stringify({ data }) });
+    // THEN it prints a merge patch with exactly those keys
+    assert.equal(r.status, 0, r.stderr);
+    const patch = JSON.parse(r.stdout) as { stringData: Record<string, string> };
+    assert.deepEqual(Object.keys(patch.stringData).sort(), [SecretKeys.adminKeys, SecretKeys.eventKeys, SecretKeys.gatewayKeys].sort());
+    assert.match(patch.stringData[SecretKeys.eventKeys]!, /^[0-9a-f]{64}$/);
+    // AND nothing when nothing is missing
+    assert.deepEqual(missingSecretPatch({ data: Object.fromEntries(Object.entries(old).map(([k, v]) => [k, v])) }), null);
   });
 });

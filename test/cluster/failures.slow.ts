@@ -9,6 +9,7 @@ import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events
 import { createVhost, rabbitmqctl, testLog, waitFor } from '../bus/amqp-support.ts';
 import { roleOf, startScriptedOllama, type ReceivedChat, type Reply, type ScriptedOllama } from '../support/scripted-ollama.ts';
 import { ROOT, startCluster, startPrivatePostgres, type ClusterProcess, type PrivatePostgres } from './support.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 /*
  * The failure list of issue 4, against `npm run cluster`'s processes, the real RabbitMQ (a vhost
@@ -120,7 +121,7 @@ before(async () => {
     // One merger call per job (the full rewrite) is what these tests count; stitched.slow.ts has the stitched default.
     AIPROC_SYNTHESIS: 'rewrite',
   });
-  bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'test-observer', models: SLUGS });
+  bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'test-observer', models: SLUGS, eventKeys: testEventKeys });
   // A durable queue on the events topic, so that the observer misses nothing across forced closes.
   const raw = await amqp.connect(vh.url);
   const ch = await raw.createChannel();

@@ -7,6 +7,7 @@ import pg from 'pg';
 
 import { NODE, ROOT, spawnListening } from '../support/aiproc-process.ts';
 import { waitFor } from '../support/wait.ts';
+import { TEST_EVENT_KEY } from '../support/event-keys.ts';
 
 export { NODE, ROOT };
 
@@ -115,7 +116,8 @@ export interface ClusterProcess {
 export async function startCluster(env: Record<string, string>): Promise<ClusterProcess> {
   const p = await spawnListening(
     'functions/cluster.ts',
-    { PORT: '0', LOG_LEVEL: 'warn', AIPROC_RETRY_DELAY_MS: '50', ...env },
+    // The test's own bus signs with the same key as the cluster's processes (npm run cluster would make one).
+    { PORT: '0', LOG_LEVEL: 'warn', AIPROC_RETRY_DELAY_MS: '50', AIPROC_EVENT_KEYS: TEST_EVENT_KEY, ...env },
     { echoStderr: Boolean(process.env['TEST_CLUSTER_LOGS']) },
   );
   const { url, child: proc, stdout, stderr, stop } = p;

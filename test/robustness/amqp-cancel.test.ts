@@ -13,6 +13,7 @@ import { createStore } from '../../functions/lib/store/index.ts';
 import { createVhost } from '../bus/amqp-support.ts';
 import { waitFor } from '../support/wait.ts';
 import { plan, result, ROOT, ScriptModel, sleep } from './harness.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 // `npm run cluster` / Knative: the splitter and the inference functions are separate processes on
 // RabbitMQ (here: two runtimes, each with its own AmqpBus, as cluster.ts composes them). On the
@@ -46,8 +47,8 @@ test('on RabbitMQ, a client that disconnects stops the generation of its running
     }
     return result('merged');
   });
-  const busS = await AmqpBus.start({ url: vh.url, log, instance: 'splitter', models: slugs, retryDelayMs: 10 });
-  const busW = await AmqpBus.start({ url: vh.url, log, instance: 'worker', models: slugs, retryDelayMs: 10, relayDeadTasks: true });
+  const busS = await AmqpBus.start({ url: vh.url, log, instance: 'splitter', models: slugs, retryDelayMs: 10, eventKeys: testEventKeys });
+  const busW = await AmqpBus.start({ url: vh.url, log, instance: 'worker', models: slugs, retryDelayMs: 10, relayDeadTasks: true, eventKeys: testEventKeys });
   const splitter = await startRuntime({ settings, config, log, bus: busS, store, model, roles: { splitter: true }, instance: 'splitter' });
   const worker = await startRuntime({ settings, config, log, bus: busW, store, model, roles: { inference: slugs, merger: true }, instance: 'worker', listen: false });
   try {

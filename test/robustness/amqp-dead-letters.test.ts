@@ -5,6 +5,7 @@ import { Queues } from '../../functions/lib/bus/topology.ts';
 import { BadInputError } from '../../functions/lib/errors.ts';
 import { EventTypes, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { createVhost, taskEvent, testLog, waitFor } from '../bus/amqp-support.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 // A task dead-lettered on RabbitMQ (poison, delivery limit, or Knative's source giving up) becomes
 // task.failed through the merger's relay. The in-process bus's task.failed (app.ts taskFailed)
@@ -12,7 +13,7 @@ import { createVhost, taskEvent, testLog, waitFor } from '../bus/amqp-support.ts
 // and sends "Part N failed: …" to the merger's own reply key, where no splitter listens.
 test('a dead-lettered task becomes task.failed addressed to the splitter that owns the job', async () => {
   const vh = await createVhost('robust-dead');
-  const bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'merger-x', models: ['dl'], retryDelayMs: 10, relayDeadTasks: true });
+  const bus = await AmqpBus.start({ url: vh.url, log: testLog, instance: 'merger-x', models: ['dl'], retryDelayMs: 10, relayDeadTasks: true, eventKeys: testEventKeys });
   try {
     const failed: AnyEvent[] = [];
     await bus.watch(EventTypes.taskFailed, (e) => failed.push(e));

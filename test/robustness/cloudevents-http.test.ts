@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { EventTypes, type AnyEvent } from '../../functions/lib/events/index.ts';
 import { cloudEventsApp } from '../../functions/lib/http/cloudevents.ts';
 import { createLogger } from '../../functions/lib/log.ts';
+import { testEventKeys } from '../support/event-keys.ts';
 
 // serve.ts mounts cloudEventsApp at POST / of the merger, inference and feedback functions (what
 // Knative's RabbitMQ source and n8n call). Issue 2: "a CloudEvent missing required attributes or
@@ -13,6 +14,7 @@ const app = cloudEventsApp(async (ev) => void handled.push(ev), {
   log: createLogger('silent'),
   accepts: [EventTypes.ruleProposed, EventTypes.feedbackRated, EventTypes.performanceReported],
   bodyLimit: 100_000,
+  keys: testEventKeys,
 });
 const data = JSON.stringify({ scope: 'planner', text: 'Answer briefly.' });
 
@@ -39,7 +41,7 @@ for (const [what, init] of cases) {
 // POST / answers 413, which the source (and the local dispatcher, RETRIED_STATUSES) retries.
 test('POST / answers an event that is too large with a status the RabbitMQ source does not retry', async () => {
   const { RETRIED_STATUSES } = await import('../../functions/lib/bus/amqp/dispatcher.ts');
-  const small = cloudEventsApp(async () => {}, { log: createLogger('silent'), accepts: [EventTypes.ruleProposed], bodyLimit: 1024 });
+  const small = cloudEventsApp(async () => {}, { log: createLogger('silent'), accepts: [EventTypes.ruleProposed], bodyLimit: 1024, keys: testEventKeys });
   const res = await small.request('/', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': EventTypes.ruleProposed, 'ce-source': 'n8n', 'ce-id': 'big-1' },

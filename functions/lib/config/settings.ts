@@ -43,6 +43,12 @@ export const SettingsSchema = z.object({
   AIPROC_FEEDBACK_TOKENS: csv,
   /** Standard Webhooks secrets (`whsec_…`) accepted by the feedback function; several for rotation. */
   AIPROC_WEBHOOK_SECRETS: csv,
+  /**
+   * HMAC keys for the events between functions (comma-separated, 32+ characters each): the first
+   * signs, any verifies, so a new key goes first and the old one stays listed until every process
+   * has the new list. Required by `npm run serve`; `npm run cluster` makes one per run when unset.
+   */
+  AIPROC_EVENT_KEYS: csv,
   /** Every lifecycle event is also POSTed here as a CloudEvent (binary mode), for n8n without RabbitMQ access. */
   AIPROC_EVENTS_WEBHOOK_URL: url('AIPROC_EVENTS_WEBHOOK_URL'),
   /** Sent as `Authorization: Bearer …` with each events-webhook POST (n8n Webhook node: Header Auth). */
@@ -85,4 +91,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, { dotenv = tr
   }
   const s = r.data;
   return { ...s, AIPROC_DATA_DIR: resolve(s.AIPROC_DATA_DIR), AIPROC_MODELS_FILE: resolve(s.AIPROC_MODELS_FILE) };
+}
+
+/**
+ * The tokens a part may write: what was asked for, never more than AIPROC_MAX_TOKENS (a client,
+ * or an event, can lower the budget, never raise it).
+ * @example tokenBudget(settings, 10 ** 12) // settings.AIPROC_MAX_TOKENS
+ */
+export function tokenBudget(settings: Pick<Settings, 'AIPROC_MAX_TOKENS'>, requested?: number | null): number {
+  return Math.min(requested ?? settings.AIPROC_MAX_TOKENS, settings.AIPROC_MAX_TOKENS);
 }

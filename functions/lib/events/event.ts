@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CloudEvent, type CloudEventV1 } from 'cloudevents';
 import { BadInputError } from '../errors.ts';
+import { requireWellFormed } from '../well-formed.ts';
 import { DataSchemas, type EventDataMap, type EventType } from './schemas.ts';
+import { SIGNATURE_ATTRIBUTE, signEvent, verifyEvent, type EventKeys } from './signature.ts';
 
 /**
  * The event as handlers see it: CloudEvents attributes plus parsed, typed data.
@@ -65,10 +67,12 @@ export function parseData<T extends EventType>(type: T, data: unknown): EventDat
 }
 
 /**
- * Turns a received CloudEvent (any binding) into a typed event, or throws BadInputError with the reason.
- * @example const ev = fromCloudEvent(HTTP.toEvent({ headers, body }))
+ * Turns a received CloudEvent (any binding) into a typed event, or throws BadInputError with the
+ * reason. With `keys`, the event must carry a valid signature (EventSignatureError otherwise),
+ * checked before its data is looked at.
+ * @example const ev = fromCloudEvent(HTTP.toEvent({ headers, body }), keys)
  */
-export function fromCloudEvent(ce: CloudEventV1<unknown>): AnyEvent {
+export function fromCloudEvent(ce: CloudEventV1<unknown>, keys: EventKeys | null = null): AnyEvent {
   if (!isEventType(ce.type)) throw new BadInputError(`unknown event type "${ce.type}"`, { param: 'type' });
   let data: unknown = ce.data ?? ce.data_base64;
   if (typeof data === 'string') {
@@ -84,6 +88,8 @@ export function fromCloudEvent(ce: CloudEventV1<unknown>): AnyEvent {
       throw new BadInputError(`${ce.type}: data is not JSON`, { param: 'data' });
     }
   }
+  if (keys) verifyEvent({ id: ce.id, type: ce.type, source: ce.source, time: ce.time ?? '', data }, ce[SIGNATURE_ATTRIBUTE], keys);
+  requireWellFormed(data, 'data');
   const ext = (k: string) => (typeof ce[k] === 'string' ? (ce[k] as string) : undefined);
   return makeEvent(ce.type, parseData(ce.type, data) as never, {
     id: ce.id,
@@ -98,10 +104,11 @@ export function fromCloudEvent(ce: CloudEventV1<unknown>): AnyEvent {
 }
 
 /**
- * The CloudEvent for an event, for any binding (HTTP binary/structured, AMQP headers).
- * @example HTTP.binary(toCloudEvent(ev))
+ * The CloudEvent for an event, for any binding (HTTP binary/structured, AMQP headers); signed
+ * (the `aiprocsig` extension) when `keys` are given.
+ * @example HTTP.binary(toCloudEvent(ev, keys))
  */
-export function toCloudEvent(ev: AiprocEvent): CloudEvent<unknown> {
+export function toCloudEvent(ev: AiprocEvent, keys: EventKeys | null = null): CloudEvent<unknown> {
   return new CloudEvent<unknown>({
     specversion: '1.0',
     id: ev.id,
@@ -115,5 +122,6 @@ export function toCloudEvent(ev: AiprocEvent): CloudEvent<unknown> {
     ...(ev.owner !== undefined && { owner: ev.owner }),
     ...(ev.traceparent !== undefined && { traceparent: ev.traceparent }),
     ...(ev.tracestate !== undefined && { tracestate: ev.tracestate }),
+    ...(keys && { [SIGNATURE_ATTRIBUTE]: signEvent(ev, keys) }),
   });
 }

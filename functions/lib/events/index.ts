@@ -1,2 +1,3 @@
 export * from './schemas.ts';
 export * from './event.ts';
+export * from './signature.ts';

@@ -3,6 +3,7 @@ import { AiprocError, BadInputError } from '../errors.ts';
 import type { ChatMessage, OutputFormat, Sampling, Tool, ToolCall, ToolChoice, Usage } from '../events/schemas.ts';
 import { schemaProblem } from '../json-schema.ts';
 import { refusal } from './openai-params.ts';
+import { requireWellFormed } from '../well-formed.ts';
 
 /** The OpenAI wire format in one place: request schema, chunks, completions, error objects. */
 
@@ -124,6 +125,7 @@ const pathOf = (path: readonly PropertyKey[]) => path.map((p, i) => (typeof p ==
  * @example const { req, messages, options } = parseChatRequest(await c.req.json())
  */
 export function parseChatRequest(body: unknown): { req: ChatCompletionRequest; messages: ChatMessage[]; options: RequestOptions } {
+  requireWellFormed(body);
   const r = ChatCompletionRequestSchema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -276,11 +278,20 @@ export function toOpenAIUsage(u: Usage) {
   return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
 }
 
+/**
+ * A server error's message as a client may see it: addresses inside the deployment (a database
+ * URL, a model server) are operators' business, and stay in the logs.
+ * @example publicMessage('the database at DATABASE_URL (postgres://db:5432/x) is unreachable') // '… (<internal address>) …'
+ */
+export function publicMessage(message: string): string {
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)'"]+/gi, '<internal address>');
+}
+
 /** The OpenAI error object for any thrown value. */
 export function errorBody(err: unknown): { error: { message: string; type: string; param: string | null; code: string | null } } {
   if (err instanceof AiprocError) {
     const type = err.status === 401 ? 'authentication_error' : err.status === 403 ? 'permission_error' : err.status >= 500 ? 'server_error' : 'invalid_request_error';
-    return { error: { message: err.message, type, param: err.param, code: err.code } };
+    return { error: { message: err.status >= 500 ? publicMessage(err.message) : err.message, type, param: err.param, code: err.code } };
   }
   // The details of an unexpected error go to the log, not to the client.
   return { error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } };

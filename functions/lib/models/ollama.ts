@@ -97,7 +97,7 @@ export class OllamaClient implements ModelClient {
       req.signal?.removeEventListener('abort', onAbort);
     }
     if (req.signal?.aborted) throw new CancelledError();
-    if (!last) throw new UpstreamError(`ollama at ${this.#host}: the stream for ${req.model} ended without a final message`);
+    if (!last) throw new UpstreamError(`ollama (OLLAMA_HOST): the stream for ${req.model} ended without a final message`);
     return {
       content,
       ...(toolCalls.length && { toolCalls }),
@@ -111,15 +111,16 @@ export class OllamaClient implements ModelClient {
     };
   }
 
+  // Messages name the setting, never the address: they reach job records and clients (the address is in the startup lines).
   #wrap(err: unknown, model: string): Error {
     if (err instanceof Error && err.name === 'AbortError') return new CancelledError();
     const status = (err as { status_code?: number }).status_code;
     if (status === 400) return new BadInputError(`ollama rejected the request for ${model}: ${messageOf(err)}`, { cause: err });
-    if (status === 404) return new UpstreamError(`ollama at ${this.#host} has no model ${model} (run: ollama pull ${model}): ${messageOf(err)}`, { cause: err });
+    if (status === 404) return new UpstreamError(`ollama (OLLAMA_HOST) has no model ${model} (run: ollama pull ${model}): ${messageOf(err)}`, { cause: err });
     const cause = (err as { cause?: { code?: string } }).cause;
     if (cause?.code === 'ECONNREFUSED' || messageOf(err).includes('fetch failed'))
-      return new UpstreamError(`ollama at ${this.#host} (OLLAMA_HOST) is not reachable: ${cause?.code ?? messageOf(err)}`, { cause: err });
-    return new UpstreamError(`ollama at ${this.#host} failed for ${model}: ${messageOf(err)}`, { cause: err });
+      return new UpstreamError(`ollama (OLLAMA_HOST) is not reachable: ${cause?.code ?? 'fetch failed'}`, { cause: err });
+    return new UpstreamError(`ollama (OLLAMA_HOST) failed for ${model}: ${messageOf(err)}`, { cause: err });
   }
 
   async close(): Promise<void> {

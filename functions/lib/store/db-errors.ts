@@ -12,7 +12,7 @@ const UNREACHABLE = new Set([
 /** Lost a race with another transaction: trying again succeeds. */
 const CONFLICT = new Set(['40001', '40P01', '55P03']);
 /** The values can never be stored as given. */
-const BAD_INPUT = new Set(['22023', '22P02', '22007', '22008', '23502', '23505', '23514', '22001']);
+const BAD_INPUT = new Set(['22023', '22P02', '22007', '22008', '23502', '23505', '23514', '22001', '22021']);
 
 const UNREACHABLE_TEXT = /connection terminated|terminating connection|timeout exceeded when trying to connect|not queryable|connection (is )?closed|server closed the connection/i;
 
@@ -48,6 +48,7 @@ export function toStoreError(err: unknown, target: string): unknown {
   }
   if (codes.some((c) => CONFLICT.has(c))) return new RetryLaterError(`database conflict, try again: ${message}`, { cause: err });
   if (codes.includes('P0002')) return new NotFoundError(message);
-  if (codes.some((c) => BAD_INPUT.has(c))) return new BadInputError(message, { cause: err });
+  // The driver's text (which may quote the value) stays in `cause`, for the logs; the caller learns the kind.
+  if (codes.some((c) => BAD_INPUT.has(c))) return new BadInputError(`the database refused a value as given (SQLSTATE ${codes.find((c) => BAD_INPUT.has(c))})`, { cause: err });
   return err;
 }

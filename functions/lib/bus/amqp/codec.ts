@@ -1,6 +1,6 @@
 import { CloudEvent } from 'cloudevents';
 import { BadInputError, messageOf } from '../../errors.ts';
-import { fromCloudEvent, toCloudEvent, type AnyEvent } from '../../events/index.ts';
+import { fromCloudEvent, toCloudEvent, type AnyEvent, type EventKeys } from '../../events/index.ts';
 
 /**
  * CloudEvents over AMQP 0-9-1, binary mode: attributes in `ce-*` headers, data as the body.
@@ -31,11 +31,11 @@ const CE_PREFIX = 'ce-';
 const STRUCTURED = 'application/cloudevents+json';
 
 /**
- * The body and properties for an event.
- * @example const { content, properties } = encode(ev); ch.publish(exchange, key, content, properties)
+ * The body and properties for an event, signed (`ce-aiprocsig`) when `keys` are given.
+ * @example const { content, properties } = encode(ev, keys); ch.publish(exchange, key, content, properties)
  */
-export function encode(ev: AnyEvent): { content: Buffer; properties: EncodedProperties } {
-  const ce = toCloudEvent(ev);
+export function encode(ev: AnyEvent, keys: EventKeys | null = null): { content: Buffer; properties: EncodedProperties } {
+  const ce = toCloudEvent(ev, keys);
   const contentType = ce.datacontenttype ?? 'application/json';
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(ce.toJSON())) {
@@ -61,10 +61,11 @@ const headerText = (v: unknown): string | undefined =>
 
 /**
  * The event in a received message (binary mode, or structured mode by content type).
- * Throws BadInputError with the reason when it is not a valid aiproc event.
- * @example const ev = decode(msg)
+ * Throws BadInputError with the reason when it is not a valid aiproc event, EventSignatureError
+ * when `keys` are given and it is not signed with one of them.
+ * @example const ev = decode(msg, keys)
  */
-export function decode(msg: IncomingMessage): AnyEvent {
+export function decode(msg: IncomingMessage, keys: EventKeys | null = null): AnyEvent {
   const raw = msg.properties.headers ?? {};
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
@@ -89,7 +90,7 @@ export function decode(msg: IncomingMessage): AnyEvent {
     if (err instanceof BadInputError) throw err;
     throw new BadInputError(`not a valid CloudEvent: ${messageOf(err)}${describeValidation(err)}`);
   }
-  return fromCloudEvent(ce);
+  return fromCloudEvent(ce, keys);
 }
 
 function describeValidation(err: unknown): string {

@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { CancelledError, isRetryable, messageOf } from '../../errors.ts';
-import type { AnyEvent } from '../../events/index.ts';
+import { EventSignatureError, type AnyEvent, type EventKeys } from '../../events/index.ts';
 import type { Logger } from '../../log.ts';
 import { deliverWithRetries } from '../retry.ts';
 import { Exchanges } from '../topology.ts';
@@ -60,6 +60,8 @@ export interface ConsumerDeps {
   declare?: (ch: Channel) => Promise<void>;
   /** How long `stop()` waits for deliveries in flight before closing (they are then redelivered). */
   graceMs?: number;
+  /** Verify every event against these keys (AIPROC_EVENT_KEYS); an unsigned one is dead-lettered. */
+  eventKeys?: EventKeys | null;
 }
 
 /**
@@ -90,10 +92,11 @@ export async function startConsumer(queue: string, deliver: Deliver, options: Co
   const work = async (msg: ConsumeMessage, ch: Channel) => {
     let ev: AnyEvent;
     try {
-      ev = decode(msg);
+      ev = decode(msg, deps.eventKeys ?? null);
     } catch (err) {
-      const reason = `undecodable message: ${messageOf(err)}`;
-      log.warn({ messageId: msg.properties.messageId, reason }, 'dead-lettering a message that is not a valid event');
+      const unsigned = err instanceof EventSignatureError;
+      const reason = `${unsigned ? 'rejected' : 'undecodable message'}: ${messageOf(err)}`;
+      log.warn({ messageId: msg.properties.messageId, reason }, unsigned ? 'dead-lettering an event no function signed' : 'dead-lettering a message that is not a valid event');
       await deadLetter(msg, ch, reason, 0, false);
       return;
     }

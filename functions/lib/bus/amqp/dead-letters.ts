@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { messageOf } from '../../errors.ts';
-import { EventTypes, makeEvent } from '../../events/index.ts';
+import { EventTypes, makeEvent, type EventKeys } from '../../events/index.ts';
 import type { Logger } from '../../log.ts';
 import type { Bus } from '../types.ts';
 import { decode } from './codec.ts';
@@ -39,9 +39,9 @@ function attemptsOf(headers: Record<string, unknown>): number {
  * the reason, so the job finishes (with that part marked failed) instead of waiting for ever.
  * Dead letters that the consumer already reported through onDeadLetter, and anything that is
  * not a task, are only acknowledged here; the `aiproc.dead` queue keeps a copy of each for people.
- * @example const stop = relayDeadTasks(conn, bus, 'merger-1', log)
+ * @example const stop = relayDeadTasks(conn, bus, 'merger-1', log, keys)
  */
-export function relayDeadTasks(conn: AmqpConnection, bus: Bus, instance: string, log: Logger): () => Promise<void> {
+export function relayDeadTasks(conn: AmqpConnection, bus: Bus, instance: string, log: Logger, keys: EventKeys | null = null): () => Promise<void> {
   const rlog = log.child({ queue: DEAD_TASKS_QUEUE });
   const handle = async (msg: ConsumeMessage, ch: Channel) => {
     const headers = msg.properties.headers ?? {};
@@ -53,7 +53,8 @@ export function relayDeadTasks(conn: AmqpConnection, bus: Bus, instance: string,
     let failed;
     const reason = deathReason(headers);
     try {
-      const ev = decode(msg);
+      // A dead task nobody signed (a forgery dead-lettered for it) fails no real job's part.
+      const ev = decode(msg, keys);
       if (ev.type !== EventTypes.taskRequested) throw new Error('not a task');
       failed = makeEvent(
         EventTypes.taskFailed,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel } from 'amqplib';
-import { messageOf } from '../../errors.ts';
-import type { AnyEvent } from '../../events/index.ts';
+import { messageOf, statusOf } from '../../errors.ts';
+import type { AnyEvent, EventKeys } from '../../events/index.ts';
 import type { Logger } from '../../log.ts';
 import { Exchanges, Queues, routeOf } from '../topology.ts';
 import type { Bus, ConsumeOptions, Deliver } from '../types.ts';
@@ -33,12 +33,18 @@ export interface AmqpBusOptions {
   relayDeadTasks?: boolean;
   /** How long close() waits for deliveries in flight. */
   graceMs?: number;
+  /**
+   * AIPROC_EVENT_KEYS: every event published is signed, every event consumed is verified (an
+   * unsigned or wrongly signed one is dead-lettered with the reason, a watched one skipped).
+   * `null` only where no other process's events are acted on (tests that watch the bus).
+   */
+  eventKeys: EventKeys | null;
 }
 
 /**
  * The Bus over RabbitMQ (amqplib): topology declared at every (re)connect, publishing under
  * confirms, consumers with manual acks, reconnection with back-off. See docs/distributed.md.
- * @example const bus = await AmqpBus.start({ url: settings.AMQP_URL, log, instance: 'merger-1', models: ['codellama-7b'] })
+ * @example const bus = await AmqpBus.start({ url: settings.AMQP_URL, log, instance: 'merger-1', models: ['codellama-7b'], eventKeys })
  */
 export class AmqpBus implements Bus {
   readonly #opts: AmqpBusOptions;
@@ -53,7 +59,7 @@ export class AmqpBus implements Bus {
     this.#conn = conn;
     this.#publisher = new ConfirmPublisher(conn, opts.log, opts.publishTimeoutMs ?? 30_000);
     this.#publisher.start();
-    if (opts.relayDeadTasks) this.#track(relayDeadTasks(conn, this, opts.instance, opts.log));
+    if (opts.relayDeadTasks) this.#track(relayDeadTasks(conn, this, opts.instance, opts.log, opts.eventKeys));
   }
 
   /**
@@ -95,7 +101,7 @@ export class AmqpBus implements Bus {
 
   async publish(event: AnyEvent): Promise<void> {
     const route = routeOf(event);
-    const { content, properties } = encode(event);
+    const { content, properties } = encode(event, this.#opts.eventKeys);
     if (route.kind === 'broadcast') return this.#publisher.publish(Exchanges.events, event.type, content, properties);
     await Promise.all([
       this.#publisher.publish(route.exchange, route.routingKey, content, properties, route.kind === 'task'),
@@ -113,6 +119,7 @@ export class AmqpBus implements Bus {
       jobs: this.#jobs,
       retryDelayMs: this.#opts.retryDelayMs ?? 500,
       graceMs: this.#opts.graceMs ?? 10_000,
+      eventKeys: this.#opts.eventKeys,
       ...(instance !== null && { declare: async (ch: Channel) => void (await declareReplyQueue(ch, instance)) }),
     });
     return this.#track(stop);
@@ -128,9 +135,9 @@ export class AmqpBus implements Bus {
         (msg) => {
           if (msg === null) return void ch.close().catch(() => {});
           try {
-            onEvent(decode(msg));
+            onEvent(decode(msg, this.#opts.eventKeys));
           } catch (err) {
-            log.debug({ err: messageOf(err) }, 'watch: skipped a message');
+            log[statusOf(err) === 401 ? 'warn' : 'debug']({ err: messageOf(err) }, 'watch: skipped a message');
           }
         },
         { noAck: true },
