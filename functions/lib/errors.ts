@@ -39,6 +39,17 @@ export class ForbiddenError extends AiprocError {
   }
 }
 
+/** A limit of the caller's is reached (OWASP LLM10): 429 with Retry-After. */
+export class TooManyRequestsError extends AiprocError {
+  /** Seconds after which trying again may succeed (the Retry-After header). */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, 429, 'rate_limit_exceeded');
+    this.name = 'TooManyRequestsError';
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
 /** The thing asked for does not exist: 404 (over queues: never retried by us). */
 export class NotFoundError extends AiprocError {
   constructor(message: string) {

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Bus } from '../lib/bus/types.ts';
 import { tokenBudget } from '../lib/config/settings.ts';
 import type { FunctionContext } from '../lib/context.ts';
-import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf, statusOf } from '../lib/errors.ts';
+import { BadInputError, CancelledError, NotFoundError, TooLargeError, TooManyRequestsError, messageOf, statusOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, SynthesisSchema, type Synthesis } from '../lib/events/index.ts';
 import { jobScope, maySee, type Principal } from '../lib/auth/principal.ts';
 import { principalAuth } from '../lib/http/auth.ts';
@@ -15,6 +15,7 @@ import { openWebUITask } from './tasks.ts';
 import { PIPELINE_MODEL, startJob } from './handler.ts';
 import { jobEventsRoute } from './job-events.ts';
 import { checkCapabilities, jobOptions } from './needs.ts';
+import { checkLimits } from './limits.ts';
 import type { ReplyHub } from './replies.ts';
 
 export interface ApiOptions {
@@ -40,6 +41,7 @@ export function createApi(opts: ApiOptions): Hono {
   app.onError((err, c) => {
     const status = statusOf(err);
     if (status >= 500) ctx.log.error({ err: messageOf(err), path: c.req.path }, 'request failed');
+    if (err instanceof TooManyRequestsError) c.header('Retry-After', String(err.retryAfterSeconds));
     return c.json(errorBody(err), status as 400);
   });
   app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
@@ -83,6 +85,7 @@ export function createApi(opts: ApiOptions): Hono {
       const jobId = randomUUID();
       const maxTokens = options.maxTokens === undefined ? undefined : tokenBudget(ctx.settings, options.maxTokens);
       const principal = c.get('principal');
+      await checkLimits(ctx, principal);
       const job = {
         jobId,
         model,

@@ -282,6 +282,24 @@ export function storeContract(name: string, h: StoreHarness): void {
       assert.equal((await store.getJob(unnamed.id))?.principal, 'unknown');
     });
 
+    it('counts a principal\'s unfinished jobs and the tokens of its recent ones', async () => {
+      const principal = { id: `user:u-${randomUUID().slice(0, 8)}`, role: 'user' };
+      assert.deepEqual(await store.principalUsage({ principal: principal.id }, 86_400), { active: 0, tokens: 0, oldestAt: null });
+      const done = newJob({ principal });
+      await store.createJob(done);
+      await store.setPlan(done.id, plan(1), false, usage(3, 4));
+      await store.recordPart(result(done.id, 0));
+      await store.completeJob(done.id, 'answer', usage(1, 2));
+      const running = newJob({ principal });
+      await store.createJob(running);
+      const got = await store.principalUsage({ principal: principal.id }, 86_400);
+      const part = (await store.getJob(done.id))!.parts[0]!.usage;
+      assert.equal(got.active, 1);
+      assert.equal(got.tokens, 3 + 4 + 1 + 2 + part.promptTokens + part.completionTokens);
+      assert.equal(got.oldestAt, (await store.getJob(done.id))!.createdAt);
+      assert.equal((await store.principalUsage({ principal: principal.id, user: 'nobody' }, 86_400)).active, 0);
+    });
+
     it('sees an inbox event once per (source, id)', async () => {
       const id = randomUUID();
       assert.equal(await store.markEventProcessed('n8n/flow-1', id), true);

@@ -72,6 +72,10 @@ export const SettingsSchema = z.object({
    * text from them), `auto` (the planner decides). A request's `X-Aiproc-Synthesis` header wins.
    */
   AIPROC_SYNTHESIS: z.enum(['auto', 'stitch', 'rewrite']).default('auto'),
+  /** Unfinished jobs one key (a gateway: one end user) may have at once; more is a 429. 0 = no limit. Not in open mode. */
+  AIPROC_MAX_JOBS_PER_KEY: z.coerce.number().int().min(0).default(8),
+  /** Tokens one key (a gateway: one end user) may use in 24 hours; more is a 429. 0 = no limit. Not in open mode. */
+  AIPROC_MAX_TOKENS_PER_DAY: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

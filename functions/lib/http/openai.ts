@@ -290,7 +290,7 @@ export function publicMessage(message: string): string {
 /** The OpenAI error object for any thrown value. */
 export function errorBody(err: unknown): { error: { message: string; type: string; param: string | null; code: string | null } } {
   if (err instanceof AiprocError) {
-    const type = err.status === 401 ? 'authentication_error' : err.status === 403 ? 'permission_error' : err.status >= 500 ? 'server_error' : 'invalid_request_error';
+    const type = err.status === 401 ? 'authentication_error' : err.status === 403 ? 'permission_error' : err.status === 429 ? 'rate_limit_error' : err.status >= 500 ? 'server_error' : 'invalid_request_error';
     return { error: { message: err.status >= 500 ? publicMessage(err.message) : err.message, type, param: err.param, code: err.code } };
   }
   // The details of an unexpected error go to the log, not to the client.

@@ -1,3 +1,4 @@
+import type { JobScope } from '../auth/principal.ts';
 import type { PlanPart, Usage } from '../events/schemas.ts';
 import type { NewJob, NewRating, NewRule, PartResult, Store } from './types.ts';
 
@@ -64,6 +65,7 @@ export const rpcArgs = {
   renewSynthesis: (jobId: string, claimant: string, leaseSeconds: number): RpcArgs => ({ p_job_id: jobId, p_claimant: claimant, p_lease_seconds: leaseSeconds }),
   releaseSynthesis: (jobId: string, claimant: string): RpcArgs => ({ p_job_id: jobId, p_claimant: claimant }),
   staleJobs: (seconds: number): RpcArgs => ({ p_seconds: seconds }),
+  principalUsage: (scope: JobScope, sinceSeconds: number): RpcArgs => ({ p_principal: scope.principal ?? null, p_user: scope.user ?? null, p_since_seconds: sinceSeconds }),
   addJobEvent: (jobId: string, stage: string, data: unknown): RpcArgs => ({
     p_job_id: jobId, p_stage: stage, p_data: data === undefined ? null : data,
   }),

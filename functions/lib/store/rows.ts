@@ -1,7 +1,7 @@
 import type { ChatMessage, PlanPart, Synthesis, Usage } from '../events/schemas.ts';
 import type { Row } from './driver.ts';
 import type {
-  JobEventRecord, JobMeta, JobStatus, JobView, PartStatus, PartView, RuleScope, RuleStats, RuleView,
+  JobEventRecord, JobMeta, JobStatus, JobView, PartStatus, PartView, PrincipalUsage, RuleScope, RuleStats, RuleView,
 } from './types.ts';
 
 // Rows come from node-postgres and PGlite (Date, numbers) or PostgREST (JSON: ISO strings);
@@ -123,4 +123,9 @@ export function toRuleStats(r: Row): RuleStats {
     ratings: num(r.rating_count),
     averageScore: r.average_score === null || r.average_score === undefined ? null : Number(r.average_score),
   };
+}
+
+/** The row of aiproc.principal_usage. */
+export function toUsage(r: Row | undefined): PrincipalUsage {
+  return { active: num(r?.active), tokens: num(r?.tokens), oldestAt: isoOrNull(r?.oldest_at) };
 }

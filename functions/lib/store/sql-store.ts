@@ -5,9 +5,9 @@ import type { Logger } from '../log.ts';
 import { clean, JSONB_ARGS, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
 import type { Row, SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
-import { assembleJobs, toEvent, toRule, toRuleStats } from './rows.ts';
+import { assembleJobs, toEvent, toRule, toRuleStats, toUsage } from './rows.ts';
 import type {
-  JobEventRecord, JobView, NewJob, NewRating, NewRule, PartResult, RuleScope, RuleStats, RuleView, Store,
+  JobEventRecord, JobView, NewJob, NewRating, NewRule, PartResult, PrincipalUsage, RuleScope, RuleStats, RuleView, Store,
 } from './types.ts';
 
 /**
@@ -131,6 +131,11 @@ export class SqlStore implements Store {
       this.#db.query('select job_id, rule_version_id from aiproc.rule_applications where job_id = any($1::text[])', [ids]),
     ]);
     return assembleJobs(jobs, parts, applications);
+  }
+
+  async principalUsage(scope: JobScope, sinceSeconds: number): Promise<PrincipalUsage> {
+    const [row] = await this.#call('principal_usage', rpcArgs.principalUsage(scope, sinceSeconds));
+    return toUsage(row);
   }
 
   async jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]> {

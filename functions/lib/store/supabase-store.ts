@@ -6,9 +6,9 @@ import type { Logger } from '../log.ts';
 import { clean, rpcArgs, type PerformanceReport, type RpcArgs } from './calls.ts';
 import { toStoreError } from './db-errors.ts';
 import type { Row } from './driver.ts';
-import { assembleJobs, toEvent, toRule, toRuleStats } from './rows.ts';
+import { assembleJobs, toEvent, toRule, toRuleStats, toUsage } from './rows.ts';
 import type {
-  JobEventRecord, JobView, NewJob, NewRating, NewRule, PartResult, RuleScope, RuleStats, RuleView, Store,
+  JobEventRecord, JobView, NewJob, NewRating, NewRule, PartResult, PrincipalUsage, RuleScope, RuleStats, RuleView, Store,
 } from './types.ts';
 
 export interface SupabaseStoreOptions {
@@ -181,6 +181,11 @@ export class SupabaseStore implements Store {
     if (scope.user !== undefined) q = q.eq('meta->>user', scope.user);
     const jobs = await this.#select(q.order('created_at', { ascending: false }).order('id').limit(limit).retry(false));
     return this.#withParts(jobs);
+  }
+
+  async principalUsage(scope: JobScope, sinceSeconds: number): Promise<PrincipalUsage> {
+    const [row] = await this.#rows('principal_usage', rpcArgs.principalUsage(scope, sinceSeconds));
+    return toUsage(row);
   }
 
   async jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]> {

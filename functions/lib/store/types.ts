@@ -140,6 +140,16 @@ export interface NewRating {
   user?: string;
 }
 
+/** What one principal (or a gateway's end user) uses: for the limits. */
+export interface PrincipalUsage {
+  /** Its jobs not yet finished. */
+  active: number;
+  /** Tokens of its jobs made in the window (prompt and completion, every step). */
+  tokens: number;
+  /** When the oldest job in the window was made (it leaves the window first), or null. */
+  oldestAt: string | null;
+}
+
 export interface RuleStats {
   rule: RuleView;
   jobs: number;
@@ -190,6 +200,8 @@ export interface Store {
   getJob(jobId: string): Promise<JobView | null>;
   /** Newest first; only a principal's jobs (and its asserted end user's) when the scope says so. */
   listJobs(limit: number, scope?: JobScope): Promise<JobView[]>;
+  /** Unfinished jobs and tokens of the last `sinceSeconds` for a scope (a principal, maybe one end user). */
+  principalUsage(scope: JobScope, sinceSeconds: number): Promise<PrincipalUsage>;
   /** Jobs whose parts are all in and whose synthesis is unclaimed or whose lease ran out (recovery after a crash). */
   jobsAwaitingSynthesis(leaseSeconds: number): Promise<string[]>;
 
