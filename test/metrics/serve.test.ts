@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createVhost } from '../bus/amqp-support.ts';
 import { freshDatabase } from '../store/fresh-database.ts';
 import { spawnListening, type AiprocProcess } from '../support/aiproc-process.ts';
+import { TEST_EVENT_KEY } from '../support/event-keys.ts';
 import { scrape } from '../support/prometheus.ts';
 
 // Each standalone function (npm run serve, what Knative runs) answers its own /metrics.
@@ -14,7 +15,7 @@ describe('GET /metrics on a standalone function (npm run serve)', () => {
   before(async () => {
     db = await freshDatabase();
     mq = await createVhost('metrics-serve');
-    fn = await spawnListening('functions/serve.ts', { FUNCTION: 'merger', PORT: '0', DATABASE_URL: db.url, AMQP_URL: mq.url, LOG_LEVEL: 'warn' });
+    fn = await spawnListening('functions/serve.ts', { FUNCTION: 'merger', PORT: '0', DATABASE_URL: db.url, AMQP_URL: mq.url, LOG_LEVEL: 'warn', AIPROC_EVENT_KEYS: TEST_EVENT_KEY });
   });
   after(async () => {
     await fn?.stop();
