@@ -19,6 +19,8 @@
   .\build-and-run.ps1 -DryRun
 .EXAMPLE
   .\build-and-run.ps1 -Down
+.EXAMPLE
+  .\build-and-run.ps1 -Expose
 #>
 [CmdletBinding()]
 param(
@@ -39,7 +41,9 @@ param(
   # Print what would be installed, built and applied; change nothing.
   [switch]$DryRun,
   # Remove aiproc but keep the data volumes (and the Secret they need).
-  [switch]$Down
+  [switch]$Down,
+  # Give OpenWebUI and n8n LoadBalancer Services (default: reached through kubectl port-forward).
+  [switch]$Expose
 )
 
 $ErrorActionPreference = 'Stop'
@@ -67,7 +71,7 @@ $ImageRepo = 'dev.local/aiproc-functions'
 $script:ImageTag = ''
 $script:StepNo = 0
 # What -Down deletes (by the label every aiproc object carries); PersistentVolumeClaims are not in it.
-$DownKinds = 'rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com'
+$DownKinds = 'rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com,networkpolicy'
 
 # --- Helpers ----------------------------------------------------------------------------------
 function Say([string]$Text) { Write-Host $Text }
@@ -110,6 +114,7 @@ function Set-SynthEnv {
   $env:AIPROC_CPU_ONLY = $(if ($script:CpuOnlyMode) { '1' } else { '' })
   $env:AIPROC_GPU_SHARING = "$GpuSharing"
   $env:AIPROC_IMAGE_TAG = $(if ($script:ImageTag) { $script:ImageTag } else { 'dev' })
+  $env:AIPROC_EXPOSE_UI = $(if ($Expose -or $env:AIPROC_EXPOSE_UI) { '1' } else { '' })
 }
 
 # A content hash of what goes into the functions image, so a changed image gets a new tag.
@@ -367,11 +372,26 @@ function Step-wait {
   Invoke-Kubectl @('-n', $Namespace, 'wait', '--for=condition=Available', 'deployment/n8n', 'deployment/openwebui', '--timeout=900s')
 }
 
+# Forwards localhost:Port to a Service in a hidden background process that outlives the script.
+function Start-PortForward([string]$Svc, [int]$Port) {
+  if ($DryRun) {
+    Say "  would run: kubectl -n $Namespace port-forward svc/$Svc ${Port}:$Port (in the background)"
+    return
+  }
+  $p = Start-Process -FilePath kubectl -ArgumentList @('--context', $Context, '-n', $Namespace, 'port-forward', "svc/$Svc", "${Port}:$Port") -WindowStyle Hidden -PassThru
+  Say "  port-forward localhost:$Port -> $Svc (process $($p.Id); stop it with: Stop-Process -Id $($p.Id))"
+}
+
 function Step-urls {
   $api = "http://splitter.$Namespace.127.0.0.1.sslip.io"
   if (-not $DryRun) {
     $url = Invoke-Quiet { kubectl --context $Context -n $Namespace get ksvc splitter -o 'jsonpath={.status.url}' }
     if ($url) { $api = $url }
+  }
+  # OpenWebUI and n8n are ClusterIP (unless -Expose): reached from this machine only, through port-forward.
+  if (-not ($Expose -or $env:AIPROC_EXPOSE_UI)) {
+    Start-PortForward 'openwebui' 3000
+    Start-PortForward 'n8n' 5678
   }
   Say ''
   Say '  OpenWebUI:  http://localhost:3000'

@@ -7,6 +7,7 @@
 #   ./build-and-run.sh --cpu-only            no GPU: every model on CPU
 #   ./build-and-run.sh --dry-run             print the plan, change nothing
 #   ./build-and-run.sh --down                remove aiproc, keep the data volumes (and the Secret they need)
+#   ./build-and-run.sh --expose              OpenWebUI and n8n as LoadBalancers (default: port-forward)
 #
 # Re-running is safe: installed pieces are re-applied, the Secret is kept, changed RabbitMQ sources
 # are recreated (their spec cannot change in place).
@@ -35,6 +36,7 @@ DRY_RUN=""
 DOWN=""
 SKIP_PLATFORM=""
 SKIP_BUILD=""
+EXPOSE="${AIPROC_EXPOSE_UI:-}"
 
 usage() {
   sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
@@ -51,6 +53,8 @@ Options:
   --skip-build          do not build the image (use what is there)
   --dry-run             print what would be installed, built and applied; change nothing
   --down                remove aiproc but keep the data volumes
+  --expose              give OpenWebUI and n8n LoadBalancer Services (default: reached through
+                        kubectl port-forward, started at the end, never exposed beyond this machine)
 EOF
 }
 
@@ -66,6 +70,7 @@ while [ $# -gt 0 ]; do
     --skip-build) SKIP_BUILD=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     --down) DOWN=1; shift ;;
+    --expose) EXPOSE=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -79,7 +84,7 @@ IMAGE_TAG=""
 KUBECTL=(kubectl --context "$CONTEXT")
 STEP_NO=0
 # What --down deletes (by the label every aiproc object carries); PersistentVolumeClaims are not in it.
-DOWN_KINDS="rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com"
+DOWN_KINDS="rabbitmqsources.sources.knative.dev,services.serving.knative.dev,deployment,statefulset,job,service,configmap,rabbitmqcluster,exchanges.rabbitmq.com,queues.rabbitmq.com,bindings.rabbitmq.com,networkpolicy"
 
 # --- Helpers ----------------------------------------------------------------------------------
 say() { printf '%s\n' "$*"; }
@@ -107,6 +112,7 @@ wait_deployments() {
 synth_env() {
   export AIPROC_NAMESPACE="$NAMESPACE" AIPROC_MODELS="$MODELS" AIPROC_MODELS_FILE="$MODELS_FILE"
   export AIPROC_CPU_ONLY="$CPU_ONLY" AIPROC_GPU_SHARING="$GPU_SHARING" AIPROC_IMAGE_TAG="${IMAGE_TAG:-dev}"
+  export AIPROC_EXPOSE_UI="$EXPOSE"
 }
 
 # sha256sum (Linux) or shasum (macOS).
@@ -332,10 +338,26 @@ step_wait() {
   run "${KUBECTL[@]}" -n "$NAMESPACE" wait --for=condition=Available deployment/n8n deployment/openwebui --timeout=900s
 }
 
+# Forwards localhost:PORT to a Service in the background; it outlives the script (stop it with kill).
+port_forward() {
+  local svc="$1" port="$2"
+  if [ -n "$DRY_RUN" ]; then
+    say "  would run: kubectl -n $NAMESPACE port-forward svc/$svc $port:$port (in the background)"
+    return
+  fi
+  nohup "${KUBECTL[@]}" -n "$NAMESPACE" port-forward "svc/$svc" "$port:$port" >"${TMPDIR:-/tmp}/aiproc-port-forward-$svc.log" 2>&1 &
+  say "  port-forward localhost:$port → $svc (pid $!; stop it with: kill $!)"
+}
+
 step_urls() {
   local api="http://splitter.$NAMESPACE.127.0.0.1.sslip.io"
   if [ -z "$DRY_RUN" ]; then
     api="$("${KUBECTL[@]}" -n "$NAMESPACE" get ksvc splitter -o jsonpath='{.status.url}' 2>/dev/null || echo "$api")"
+  fi
+  # OpenWebUI and n8n are ClusterIP (unless --expose): reached from this machine only, through port-forward.
+  if [ -z "$EXPOSE" ]; then
+    port_forward openwebui 3000
+    port_forward n8n 5678
   fi
   say ""
   say "  OpenWebUI:  http://localhost:3000"

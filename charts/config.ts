@@ -59,6 +59,11 @@ export const ChartEnvSchema = z.object({
     .optional()
     .transform((v) => (v ? v : undefined))
     .refine((v) => v === undefined || URL.canParse(v), { message: 'must be a URL' }),
+  /**
+   * Give OpenWebUI and n8n LoadBalancer Services (reachable from outside the cluster wherever
+   * the cluster publishes load balancers). Default: ClusterIP, reached through port-forward.
+   */
+  AIPROC_EXPOSE_UI: flag,
   /** A node label (key=value) GPU pods must run on; empty = any node with a GPU. */
   AIPROC_GPU_NODE_SELECTOR: z
     .string()

@@ -9,8 +9,9 @@ import { OfficialImages } from './images.ts';
 import { openWebUIEnv } from './openwebui-connection.ts';
 import { SecretKeys } from './secrets.ts';
 import { labelsOf, plainEnv, resources, secretEnv, secretRefEnv } from './constructs/pod.ts';
-import type { FunctionsChart } from './functions.ts';
-import { STORAGE_CLASS, type PlatformChart } from './platform.ts';
+import { OLLAMA_PORT, type FunctionsChart } from './functions.ts';
+import { RABBITMQ_CLUSTER, STORAGE_CLASS, type PlatformChart } from './platform.ts';
+import { NetworkPolicies } from './network.ts';
 
 export const N8N_PORT = 5678;
 export const OPENWEBUI_PORT = 3000;
@@ -34,8 +35,10 @@ if ls /workflows/*.json >/dev/null 2>&1; then n8n import:workflow --separate --i
 
 /**
  * The people-facing apps: n8n (workflows imported at start) and OpenWebUI (its OpenAI connection is
- * the splitter, user info forwarded as headers), each with a volume and a LoadBalancer Service
- * (Docker Desktop publishes those on localhost).
+ * the splitter, user info forwarded as headers), each with a volume and a ClusterIP Service that
+ * people reach through `kubectl port-forward` (the scripts start it); a LoadBalancer (Docker
+ * Desktop publishes those on localhost; elsewhere it may face the internet) only with
+ * AIPROC_EXPOSE_UI. The namespace's NetworkPolicies are made here too, once every pod is known.
  * @example new UiChart(app, 'aiproc-ui', cfg, platform, functions, root)
  */
 export class UiChart extends Chart {
@@ -44,6 +47,13 @@ export class UiChart extends Chart {
     this.addDependency(functions);
     const ns = cfg.env.AIPROC_NAMESPACE;
     const host = (name: string) => `${name}.${ns}.svc.cluster.local`;
+    const serviceType = cfg.env.AIPROC_EXPOSE_UI ? 'LoadBalancer' : 'ClusterIP';
+    new NetworkPolicies(this, 'network', {
+      namespace: ns,
+      rabbitmqName: RABBITMQ_CLUSTER,
+      // Each is the container port of the pods it guards (the chart tests check they agree).
+      ports: { ollama: OLLAMA_PORT, n8n: N8N_PORT, openwebui: 8080, postgres: 5432, postgrest: 3000, gateway: 8080 },
+    });
     const pvc = (name: string, size: string) =>
       new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, {
         metadata: { name, namespace: ns, labels: labelsOf(name) },
@@ -122,7 +132,7 @@ export class UiChart extends Chart {
     });
     new k8s.KubeService(this, 'n8n-service', {
       metadata: { name: 'n8n', namespace: ns, labels: n8nLabels },
-      spec: { type: 'LoadBalancer', selector: n8nLabels, ports: [{ name: 'http', port: N8N_PORT, targetPort: k8s.IntOrString.fromNumber(N8N_PORT) }] },
+      spec: { type: serviceType, selector: n8nLabels, ports: [{ name: 'http', port: N8N_PORT, targetPort: k8s.IntOrString.fromNumber(N8N_PORT) }] },
     });
 
     // OpenWebUI
@@ -161,7 +171,7 @@ export class UiChart extends Chart {
     });
     new k8s.KubeService(this, 'openwebui-service', {
       metadata: { name: 'openwebui', namespace: ns, labels: webLabels },
-      spec: { type: 'LoadBalancer', selector: webLabels, ports: [{ name: 'http', port: OPENWEBUI_PORT, targetPort: k8s.IntOrString.fromNumber(8080) }] },
+      spec: { type: serviceType, selector: webLabels, ports: [{ name: 'http', port: OPENWEBUI_PORT, targetPort: k8s.IntOrString.fromNumber(8080) }] },
     });
   }
 }

@@ -23,3 +23,74 @@ describe('the charts give the functions their credentials', () => {
     for (const key of [SecretKeys.feedbackTokens, SecretKeys.webhookSecrets]) assert.ok(fromSecret(feedback, key), key);
   });
 });
+
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> };
+const matches = (sel: Selector, labels: Record<string, string>) =>
+  Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+  (sel.matchExpressions ?? []).every((e) => (e.operator === 'In' ? e.values!.includes(labels[e.key]!) : e.operator === 'Exists' ? e.key in labels : false));
+
+/** Every pod template of the namespace, with its labels and the ports its containers listen on. */
+function podsOf(objs: typeof objects) {
+  return objs.flatMap((o) => {
+    const isPod = o.apiVersion === 'serving.knative.dev/v1' || ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind);
+    if (!isPod || o.metadata.namespace !== 'aiproc') return [];
+    const t = o.spec.template;
+    const ports = (t.spec.containers as Array<{ ports?: Array<{ containerPort: number }> }>).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+    return [{ id: idOf(o), labels: t.metadata.labels as Record<string, string>, ports }];
+  });
+}
+
+describe('the network: default-deny, then only what each part needs', () => {
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+  const allows = policies.filter((p) => Object.keys(p.spec.podSelector).length > 0);
+
+  it('denies every ingress in the namespace by default', () => {
+    const deny = policies.filter((p) => Object.keys(p.spec.podSelector).length === 0);
+    assert.equal(deny.length, 1);
+    assert.deepEqual({ policyTypes: deny[0]!.spec.policyTypes, ingress: deny[0]!.spec.ingress }, { policyTypes: ['Ingress'], ingress: [] });
+    assert.ok(policies.every((p) => p.metadata.namespace === 'aiproc'));
+  });
+
+  it('every pod is selected by a policy, and every port a pod listens on is allowed from somewhere by name', () => {
+    const pods = podsOf(objects);
+    assert.ok(pods.length >= 8);
+    for (const pod of pods) {
+      const mine = allows.filter((p) => matches(p.spec.podSelector, pod.labels));
+      for (const port of pod.ports) {
+        const open = mine.some((p) => (p.spec.ingress as Array<{ ports?: Array<{ port: number }> }>).some((r) => !r.ports || r.ports.some((x) => x.port === port)));
+        assert.ok(open, `${pod.id}: nothing may reach port ${port}`);
+      }
+      // A pod with no port (the migration Job) takes no connection at all: only the default deny selects it.
+      if (pod.ports.length === 0) assert.deepEqual(mine.map((p) => p.metadata.name), [], pod.id);
+    }
+  });
+
+  it('the functions take connections from Knative\'s data plane only; Ollama from the functions (and n8n\'s rule drafting)', () => {
+    const fn = { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'merger' };
+    const peers = allows.filter((p) => matches(p.spec.podSelector, fn)).flatMap((p) => p.spec.ingress.flatMap((r: { from: unknown[] }) => r.from));
+    assert.deepEqual(peers, [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'knative-serving' } } },
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kourier-system' } } },
+    ]);
+    const ollama = allows.find((p) => p.metadata.name === 'aiproc-ollama-from-functions')!;
+    assert.deepEqual(ollama.spec.ingress[0].ports, [{ protocol: 'TCP', port: 11434 }]);
+    const from = ollama.spec.ingress[0].from.map((f: { podSelector: Selector }) => f.podSelector);
+    assert.ok(from.some((s: Selector) => matches(s, { ...fn, 'app.kubernetes.io/name': 'splitter' })));
+    assert.ok(!from.some((s: Selector) => matches(s, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'openwebui' })), 'OpenWebUI cannot reach a model server');
+  });
+
+  it('Postgres and PostgREST take connections from the functions and n8n (and their own Supabase pieces), not OpenWebUI', () => {
+    for (const name of ['supabase-db', 'postgrest']) {
+      const p = allows.find((x) => matches(x.spec.podSelector, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': name }))!;
+      const from = p.spec.ingress.flatMap((r: { from: Array<{ podSelector: Selector }> }) => r.from.map((f) => f.podSelector));
+      for (const who of ['splitter', 'inference', 'n8n']) assert.ok(from.some((s: Selector) => matches(s, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': who })), `${name} from ${who}`);
+      assert.ok(!from.some((s: Selector) => matches(s, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'openwebui' })), `${name} not from openwebui`);
+    }
+  });
+
+  it('no Service is a LoadBalancer unless AIPROC_EXPOSE_UI is set; then OpenWebUI and n8n are', () => {
+    const lbs = (objs: typeof objects) => objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1' && o.spec.type === 'LoadBalancer').map((o) => o.metadata.name).sort();
+    assert.deepEqual(lbs(objects), []);
+    assert.deepEqual(lbs(synthAll(configWith({ AIPROC_EXPOSE_UI: 'true' }))), ['n8n', 'openwebui']);
+  });
+});

@@ -90,6 +90,18 @@ describe('build-and-run.sh --dry-run', () => {
     assert.match(ps1, new RegExp(`^\\$DownKinds = '${[...kinds].join(',').replaceAll('.', '\\.')}'$`, 'm'), 'the .ps1 deletes the same kinds');
   });
 
+  it('reaches OpenWebUI and n8n through port-forward, unless --expose makes them LoadBalancers', () => {
+    const plain = script('--dry-run');
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /would run: kubectl -n aiproc port-forward svc\/openwebui 3000:3000/);
+    assert.match(plain.stdout, /would run: kubectl -n aiproc port-forward svc\/n8n 5678:5678/);
+    const exposed = script('--dry-run', '--expose');
+    assert.equal(exposed.status, 0, exposed.stderr);
+    assert.doesNotMatch(exposed.stdout, /port-forward/);
+    assert.match(ps1, /\[switch\]\$Expose/);
+    assert.match(ps1, /Start-PortForward 'openwebui' 3000/);
+  });
+
   it('rejects an unknown option with exit 2', () => {
     const r = script('--dry-runn');
     assert.equal(r.status, 2);
