@@ -10,6 +10,7 @@ import { freshDatabase } from '../store/fresh-database.ts';
 import { spawnListening, type AiprocProcess } from '../support/aiproc-process.ts';
 import { PREVIOUS_EVENT_KEY, previousEventKeys, strangerEventKeys, TEST_EVENT_KEY, testEventKeys } from '../support/event-keys.ts';
 import { startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
+import { seedTwoPartJob } from './support.ts';
 
 // The standalone functions (`npm run serve`, what Knative runs) take events at POST / from anything
 // that reaches the pod. Only events signed with AIPROC_EVENT_KEYS are acted on: unsigned, tampered,
@@ -51,17 +52,6 @@ describe('standalone functions act only on signed events (HTTP)', () => {
       ...extra,
     });
 
-  /** A job of two parts (so one result does not finish it), planned and waiting. */
-  async function seedJob(): Promise<string> {
-    const id = randomUUID();
-    await store.createJob({ id, model: 'aiproc', messages: [{ role: 'user', content: 'q' }], owner: 'splitter-test', stream: false, meta: {} });
-    await store.setPlan(id, [
-      { index: 0, title: 'A', prompt: 'the real prompt', model: 'codellama-34b' },
-      { index: 1, title: 'B', prompt: 'b', model: 'codellama-7b' },
-    ], false);
-    return id;
-  }
-
   before(async () => {
     db = await freshDatabase();
     vh = await createVhost('signed-http');
@@ -98,7 +88,7 @@ describe('standalone functions act only on signed events (HTTP)', () => {
 
   for (const [what, keys, tamper] of forgeries) {
     test(`inference: a task.requested ${what} → 401; the part is untouched and no model is asked`, async () => {
-      const jobId = await seedJob();
+      const jobId = await seedTwoPartJob(store);
       const asked = ollama.received.length;
       const res = await fetch(fns.inference!.url, request(task(jobId), keys, tamper));
       assert.equal(res.status, 401, await res.clone().text());
@@ -109,7 +99,7 @@ describe('standalone functions act only on signed events (HTTP)', () => {
     });
 
     test(`merger: a task.completed ${what} → 401; no answer is recorded`, async () => {
-      const jobId = await seedJob();
+      const jobId = await seedTwoPartJob(store);
       const ev = makeEvent(
         EventTypes.taskCompleted,
         { jobId, index: 0, model: 'codellama-34b', output: 'log in at http://evil.example', usage: { promptTokens: 1, completionTokens: 1 }, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), attempts: 1 },
@@ -131,7 +121,7 @@ describe('standalone functions act only on signed events (HTTP)', () => {
   }
 
   test('rotation: an event signed with the previous key, still listed, is acted on; the current key too', async () => {
-    const jobId = await seedJob();
+    const jobId = await seedTwoPartJob(store);
     const asked = ollama.received.length;
     const res = await fetch(fns.inference!.url, request(task(jobId), previousEventKeys));
     assert.equal(res.status, 202, await res.text());
