@@ -401,6 +401,7 @@ function Step-urls {
   Say "  admin key:  kubectl -n $Namespace get secret aiproc-secrets -o jsonpath='{.data.AIPROC_ADMIN_KEYS}' (base64; all jobs, /v1/rules)"
   # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
   if (@('1', 'true', 'yes', 'on') -contains "$env:AIPROC_MONITORING".Trim().ToLower()) {
+    if (-not ($Expose -or $env:AIPROC_EXPOSE_UI)) { Start-PortForward 'grafana' 3001 }
     Say '  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)'
   }
 }

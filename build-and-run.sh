@@ -367,7 +367,9 @@ step_urls() {
   say "  admin key:  kubectl -n $NAMESPACE get secret aiproc-secrets -o jsonpath='{.data.AIPROC_ADMIN_KEYS}' | base64 -d   (all jobs, /v1/rules)"
   # AIPROC_MONITORING=1 (read by the charts) adds Prometheus and Grafana with the aiproc dashboard.
   case "$(printf '%s' "${AIPROC_MONITORING:-}" | tr '[:upper:]' '[:lower:]')" in
-    1|true|yes|on) say "  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)" ;;
+    1|true|yes|on)
+      [ -n "$EXPOSE" ] || port_forward grafana 3001
+      say "  Grafana:    http://localhost:3001   (the aiproc dashboard; docs/observability.md)" ;;
   esac
 }
 

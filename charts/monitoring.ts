@@ -167,7 +167,8 @@ providers:
     });
     new k8s.KubeService(this, 'grafana-service', {
       metadata: { name: 'grafana', namespace: ns, labels: grafLabels },
-      spec: { type: 'LoadBalancer', selector: grafLabels, ports: [{ name: 'http', port: GRAFANA_SERVICE_PORT, targetPort: k8s.IntOrString.fromNumber(GRAFANA_PORT) }] },
+      // Anonymous viewers: a LoadBalancer only when the UIs are exposed on purpose (AIPROC_EXPOSE_UI), else port-forward.
+      spec: { type: cfg.env.AIPROC_EXPOSE_UI ? 'LoadBalancer' : 'ClusterIP', selector: grafLabels, ports: [{ name: 'http', port: GRAFANA_SERVICE_PORT, targetPort: k8s.IntOrString.fromNumber(GRAFANA_PORT) }] },
     });
   }
 }

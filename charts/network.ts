@@ -16,7 +16,10 @@ export interface NetworkPoliciesProps {
   /** The RabbitmqCluster's name: its pods carry `app.kubernetes.io/name: <name>`. */
   readonly rabbitmqName: string;
   /** Ports: the function's (Knative's queue-proxy in front of it takes every port), Ollama's, n8n's, OpenWebUI's. */
-  readonly ports: { readonly ollama: number; readonly n8n: number; readonly openwebui: number; readonly postgres: number; readonly postgrest: number; readonly gateway: number };
+  readonly ports: {
+    readonly function: number; readonly ollama: number; readonly n8n: number; readonly openwebui: number;
+    readonly postgres: number; readonly postgrest: number; readonly gateway: number; readonly prometheus: number;
+  };
 }
 
 const byName = (name: string): k8s.LabelSelector => ({ matchLabels: { 'app.kubernetes.io/name': name, ...PART_OF } });
@@ -38,7 +41,8 @@ const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k
  *   migration Job reaches Postgres);
  * - RabbitMQ: from this namespace's pods (functions, n8n, the sources' adapters, its own nodes)
  *   and its operators;
- * - n8n: from the functions (the events webhook); OpenWebUI: from n8n (its feedback sync).
+ * - n8n: from the functions (the events webhook); OpenWebUI: from n8n (its feedback sync);
+ * - with monitoring on: the functions' /metrics port from Prometheus, Prometheus from Grafana.
  * People reach OpenWebUI and n8n through `kubectl port-forward` (which these do not block).
  * @example new NetworkPolicies(chart, 'network', { namespace: 'aiproc', rabbitmqName: 'aiproc-rabbitmq', ports })
  */
@@ -62,5 +66,8 @@ export class NetworkPolicies extends Construct {
     policy('rabbitmq', { matchLabels: { 'app.kubernetes.io/name': props.rabbitmqName } }, [{ from: [{ podSelector: {} }, inNamespace(RABBITMQ_OPERATOR_NAMESPACE)] }]);
     policy('n8n-from-functions', byName('n8n'), [{ from: from(functions), ports: [tcp(ports.n8n)] }]);
     policy('openwebui-from-n8n', byName('openwebui'), [{ from: from(byName('n8n')), ports: [tcp(ports.openwebui)] }]);
+    // Select nothing unless AIPROC_MONITORING deploys Prometheus and Grafana (charts/monitoring.ts).
+    policy('metrics-from-prometheus', functions, [{ from: from(byName('prometheus')), ports: [tcp(ports.function)] }]);
+    policy('prometheus-from-grafana', byName('prometheus'), [{ from: from(byName('grafana')), ports: [tcp(ports.prometheus)] }]);
   }
 }

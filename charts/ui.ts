@@ -9,7 +9,8 @@ import { OfficialImages } from './images.ts';
 import { openWebUIEnv } from './openwebui-connection.ts';
 import { SecretKeys } from './secrets.ts';
 import { labelsOf, plainEnv, resources, secretEnv, secretRefEnv } from './constructs/pod.ts';
-import { OLLAMA_PORT, type FunctionsChart } from './functions.ts';
+import { FUNCTION_PORT, OLLAMA_PORT, type FunctionsChart } from './functions.ts';
+import { PROMETHEUS_PORT } from './monitoring.ts';
 import { RABBITMQ_CLUSTER, STORAGE_CLASS, type PlatformChart } from './platform.ts';
 import { NetworkPolicies } from './network.ts';
 
@@ -52,7 +53,7 @@ export class UiChart extends Chart {
       namespace: ns,
       rabbitmqName: RABBITMQ_CLUSTER,
       // Each is the container port of the pods it guards (the chart tests check they agree).
-      ports: { ollama: OLLAMA_PORT, n8n: N8N_PORT, openwebui: 8080, postgres: 5432, postgrest: 3000, gateway: 8080 },
+      ports: { function: FUNCTION_PORT, ollama: OLLAMA_PORT, n8n: N8N_PORT, openwebui: 8080, postgres: 5432, postgrest: 3000, gateway: 8080, prometheus: PROMETHEUS_PORT },
     });
     const pvc = (name: string, size: string) =>
       new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, {

@@ -67,10 +67,14 @@ describe('the network: default-deny, then only what each part needs', () => {
 
   it('the functions take connections from Knative\'s data plane only; Ollama from the functions (and n8n\'s rule drafting)', () => {
     const fn = { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'merger' };
-    const peers = allows.filter((p) => matches(p.spec.podSelector, fn)).flatMap((p) => p.spec.ingress.flatMap((r: { from: unknown[] }) => r.from));
-    assert.deepEqual(peers, [
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'knative-serving' } } },
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kourier-system' } } },
+    const rules = allows.filter((p) => matches(p.spec.podSelector, fn)).flatMap((p) => p.spec.ingress as Array<{ from: unknown[]; ports?: unknown[] }>);
+    assert.deepEqual(rules, [
+      { from: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'knative-serving' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kourier-system' } } },
+      ] },
+      // Prometheus (AIPROC_MONITORING) reads /metrics on the function's port, nothing else.
+      { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/part-of': 'aiproc' } } }], ports: [{ protocol: 'TCP', port: 8080 }] },
     ]);
     const ollama = allows.find((p) => p.metadata.name === 'aiproc-ollama-from-functions')!;
     assert.deepEqual(ollama.spec.ingress[0].ports, [{ protocol: 'TCP', port: 11434 }]);
@@ -88,9 +92,22 @@ describe('the network: default-deny, then only what each part needs', () => {
     }
   });
 
-  it('no Service is a LoadBalancer unless AIPROC_EXPOSE_UI is set; then OpenWebUI and n8n are', () => {
+  it('no Service is a LoadBalancer unless AIPROC_EXPOSE_UI is set (monitoring or not); then OpenWebUI, n8n and Grafana are', () => {
     const lbs = (objs: typeof objects) => objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1' && o.spec.type === 'LoadBalancer').map((o) => o.metadata.name).sort();
     assert.deepEqual(lbs(objects), []);
-    assert.deepEqual(lbs(synthAll(configWith({ AIPROC_EXPOSE_UI: 'true' }))), ['n8n', 'openwebui']);
+    assert.deepEqual(lbs(synthAll(configWith({ AIPROC_MONITORING: 'true' }))), []);
+    assert.deepEqual(lbs(synthAll(configWith({ AIPROC_EXPOSE_UI: 'true', AIPROC_MONITORING: 'true' }))), ['grafana', 'n8n', 'openwebui']);
+  });
+
+  it('with monitoring on too, every pod that listens is reachable from a named peer', () => {
+    const withMonitoring = synthAll(configWith({ AIPROC_MONITORING: 'true' }));
+    const nps = withMonitoring.filter((o) => o.kind === 'NetworkPolicy' && Object.keys(o.spec.podSelector).length > 0);
+    for (const pod of podsOf(withMonitoring)) {
+      for (const port of pod.ports) {
+        const open = nps.filter((p) => matches(p.spec.podSelector, pod.labels)).some((p) => (p.spec.ingress as Array<{ ports?: Array<{ port: number }> }>).some((r) => !r.ports || r.ports.some((x) => x.port === port)));
+        // Grafana is for people, who come through port-forward: no pod needs to reach it.
+        if (pod.labels['app.kubernetes.io/name'] !== 'grafana') assert.ok(open, `${pod.id}: nothing may reach port ${port}`);
+      }
+    }
   });
 });
