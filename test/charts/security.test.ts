@@ -111,3 +111,15 @@ describe('the network: default-deny, then only what each part needs', () => {
     }
   });
 });
+
+describe('OpenWebUI talks to aiproc as a gateway', () => {
+  it('its OPENAI_API_KEY is the gateway key (only a gateway may name its end user), in the charts and in compose', async () => {
+    const web = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'openwebui')!;
+    const key = (web.spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: { secretKeyRef?: { key: string } } }>).find((e) => e.name === 'OPENAI_API_KEY');
+    assert.equal(key?.valueFrom?.secretKeyRef?.key, SecretKeys.gatewayKeys);
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'));
+    assert.equal(compose.services.openwebui.environment.OPENAI_API_KEY, compose.services.splitter.environment.AIPROC_GATEWAY_KEYS);
+  });
+});
