@@ -119,3 +119,12 @@ export function isRetryable(err: unknown): boolean {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A server error's message as a client may see it: addresses inside the deployment (a database
+ * URL, a model server) are operators' business, and stay in the logs.
+ * @example publicMessage('the database at DATABASE_URL (postgres://db:5432/x) is unreachable') // '… (<internal address>) …'
+ */
+export function publicMessage(message: string): string {
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)'"]+/gi, '<internal address>');
+}

@@ -3,7 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { inferenceHandler } from '../../functions/inference/handler.ts';
 import { BadInputError } from '../../functions/lib/errors.ts';
 import { EventTypes, makeEvent } from '../../functions/lib/events/index.ts';
-import { errorBody, publicMessage } from '../../functions/lib/http/openai.ts';
+import { publicMessage } from '../../functions/lib/errors.ts';
+import { healthRoutes } from '../../functions/lib/http/health.ts';
+import { errorBody } from '../../functions/lib/http/openai.ts';
 import { UpstreamError } from '../../functions/lib/errors.ts';
 import { OllamaClient } from '../../functions/lib/models/ollama.ts';
 import { toStoreError } from '../../functions/lib/store/db-errors.ts';
@@ -95,6 +97,15 @@ describe('no internal address or driver text in an error a client sees', () => {
     assert.match(bad.message, /refused a value as given \(SQLSTATE 22P02\)/);
     assert.doesNotMatch(bad.message, /syntax|1\.5/);
     assert.ok(err instanceof BadInputError && !/UTF8|0xed/.test(err.message), 'a lone surrogate that got past the edge');
+  });
+
+  test('/readyz, open to anyone, says why it is not ready without the addresses', async () => {
+    const app = healthRoutes(async () => {
+      throw new Error('no Ollama answers at http://ollama-codellama-7b.aiproc.svc.cluster.local:11434');
+    });
+    const res = await app.request('/readyz');
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), { status: 'not ready', reason: 'no Ollama answers at <internal address>' });
   });
 
   test('a server error body carries no URL', () => {

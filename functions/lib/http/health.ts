@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { messageOf } from '../errors.ts';
+import { messageOf, publicMessage } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 
 /**
@@ -15,7 +15,8 @@ export function healthRoutes(ready: () => Promise<void>): Hono {
       await ready();
       return c.json({ status: 'ready' });
     } catch (err) {
-      return c.json({ status: 'not ready', reason: messageOf(err) }, 503);
+      // Open to anyone (probes): the reason without the addresses inside the deployment.
+      return c.json({ status: 'not ready', reason: publicMessage(messageOf(err)) }, 503);
     }
   });
   return app;

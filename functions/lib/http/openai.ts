@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AiprocError, BadInputError } from '../errors.ts';
+import { AiprocError, BadInputError, publicMessage } from '../errors.ts';
 import type { ChatMessage, OutputFormat, Sampling, Tool, ToolCall, ToolChoice, Usage } from '../events/schemas.ts';
 import { schemaProblem } from '../json-schema.ts';
 import { refusal } from './openai-params.ts';
@@ -276,15 +276,6 @@ export function completion(id: string, model: string, content: string, usage: Us
 
 export function toOpenAIUsage(u: Usage) {
   return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
-}
-
-/**
- * A server error's message as a client may see it: addresses inside the deployment (a database
- * URL, a model server) are operators' business, and stay in the logs.
- * @example publicMessage('the database at DATABASE_URL (postgres://db:5432/x) is unreachable') // '… (<internal address>) …'
- */
-export function publicMessage(message: string): string {
-  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)'"]+/gi, '<internal address>');
 }
 
 /** The OpenAI error object for any thrown value. */
