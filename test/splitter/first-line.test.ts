@@ -46,7 +46,7 @@ describe('the reasoning block from the first second', () => {
     planner.open();
     for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
     const reasoning = reasoningOf(text);
-    assert.match(reasoning, /^Planning…\n\nSplit into 2 parts:\n1\. Monads → codellama-70b\n2\. Reverse → codellama-34b\n\nPart \d \(/);
+    assert.match(reasoning, /^Planning…\n\nSplit into 2 parts \(answers shown as they are written, in order\):\n1\. Monads → codellama-70b\n2\. Reverse → codellama-34b\n\nPart \d \(/);
   });
 
   test('a greeting skips the planner: one fast-path part on the planner model, "Answering" said once', async () => {
