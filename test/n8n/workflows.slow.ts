@@ -22,10 +22,8 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { pino } from 'pino';
 import { createFeedbackHttp } from '../../functions/feedback/http.ts';
-import { feedbackHandler } from '../../functions/feedback/handler.ts';
 import { AmqpBus } from '../../functions/lib/bus/amqp/index.ts';
 import { encode } from '../../functions/lib/bus/amqp/codec.ts';
-import { Queues } from '../../functions/lib/bus/topology.ts';
 import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events/index.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
 import { ensureN8n, importPatched as importWith, N8N_VERSION, n8nBin, n8nCacheDir as cacheDir, n8nEnv, readWorkflow, repoN8n, run } from '../support/n8n.ts';
@@ -43,8 +41,8 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   let store: Store;
   let feedbackServer: ServerType;
   let feedbackUrl: string;
-  const feedbackCalls: Array<{ headers: IncomingHttpHeaders; status: number }> = [];
-  const feedbackListeners: Array<(call: { headers: IncomingHttpHeaders; status: number }) => void> = [];
+  const feedbackCalls: Array<{ headers: IncomingHttpHeaders; status: number; body: string }> = [];
+  const feedbackListeners: Array<(call: { headers: IncomingHttpHeaders; status: number; body: string }) => void> = [];
   let openwebui: ReturnType<typeof createServer>;
   let openwebuiUrl: string;
   const openwebuiCalls: Array<IncomingHttpHeaders & { url?: string }> = [];
@@ -81,8 +79,9 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     const app = createFeedbackHttp(makeCtx(store, { AIPROC_FEEDBACK_TOKENS: feedbackToken }));
     feedbackServer = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: async (req) => {
+        const body = await req.clone().text();
         const res = feedbackDown ? new Response('{"error":{"message":"store unreachable"}}', { status: 503 }) : await app.fetch(req);
-        const call = { headers: Object.fromEntries(req.headers), status: res.status };
+        const call = { headers: Object.fromEntries(req.headers), status: res.status, body };
         feedbackCalls.push(call);
         for (const listen of feedbackListeners) listen(call);
         return res;
@@ -269,16 +268,23 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   }
 
   /**
-   * Imports the activity monitor (and its RabbitMQ credential, for `vhost`), publishes it, and
-   * declares its queue as its trigger declares it, so events published now wait there until
-   * n8n's trigger consumes them, however long n8n takes to start.
+   * Imports the activity monitor (its RabbitMQ credential for `vhost`, its feedback token, its
+   * report sent to `reportUrl`), publishes it, and declares its queue as its trigger declares it,
+   * so events published now wait there until n8n's trigger consumes them, however long n8n takes to start.
    */
-  async function prepareMonitor(vhost: string, url: string): Promise<void> {
+  async function prepareMonitor(vhost: string, url: string, reportUrl: string): Promise<void> {
     const wf = readWorkflow('activity-monitor.json');
     const dir = await mkdtemp(join(userFolder, 'import-'));
-    const cred = Object.values(wf.nodes.find((n) => n.credentials?.rabbitmq)!.credentials!)[0]!;
-    await writeFile(join(dir, 'credentials.json'), JSON.stringify([{ id: cred.id, name: cred.name, type: 'rabbitmq', data: { hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost, ssl: false } }]));
-    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(repoN8n, 'activity-monitor.json')}`], ['publish:workflow', `--id=${wf.id}`]]) {
+    const rabbitCred = wf.nodes.find((n) => n.credentials?.rabbitmq)!.credentials!.rabbitmq!;
+    const sender = wf.nodes.find((n) => n.credentials?.httpBearerAuth)!;
+    const tokenCred = sender.credentials!.httpBearerAuth!;
+    sender.parameters.url = reportUrl;
+    await writeFile(join(dir, 'activity-monitor.json'), JSON.stringify(wf));
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify([
+      { id: rabbitCred.id, name: rabbitCred.name, type: 'rabbitmq', data: { hostname: '127.0.0.1', port: 5672, username: 'guest', password: 'guest', vhost, ssl: false } },
+      { id: tokenCred.id, name: tokenCred.name, type: 'httpBearerAuth', data: { token: feedbackToken } },
+    ]));
+    for (const args of [['import:credentials', `--input=${join(dir, 'credentials.json')}`], ['import:workflow', `--input=${join(dir, 'activity-monitor.json')}`], ['publish:workflow', `--id=${wf.id}`]]) {
       const r = await n8n(...args);
       assert.equal(r.code, 0, `${args[0]}: ${r.out.slice(-4000)}`);
     }
@@ -338,34 +344,28 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     };
   }
 
-  it('runs the activity monitor in a started n8n: task events on aiproc.events become a performance.reported the feedback queue delivers', async () => {
+  it('runs the activity monitor in a started n8n: task events on aiproc.events become a performance.reported that the feedback function stores', async () => {
     const rabbit = await rabbitVhost();
-    // KNOWN GAP (docs/security.md): the monitor publishes unsigned, and a feedback function with
-    // AIPROC_EVENT_KEYS dead-letters that. This consumer does not verify, so the test still shows
-    // what n8n sends; it passes until the workflow posts to /v1/feedback with its token instead.
     const bus = await AmqpBus.start({ url: rabbit.url, log: pino({ level: 'silent' }), instance: 'n8n-test', models: ['codellama-7b'], retryDelayMs: 10, eventKeys: null });
     let n8nProcess: Awaited<ReturnType<typeof startN8n>> | undefined;
     try {
-      // The feedback function's queue consumer, as the embedded runtime and the dispatcher run it.
-      const ctx = makeCtx(store);
-      let delivered!: (ev: AnyEvent) => void;
-      const report = new Promise<AnyEvent>((r) => (delivered = r));
-      const stop = await bus.consume(Queues.feedback, async (ev, info) => {
-        await feedbackHandler(ev, ctx, info);
-        delivered(ev);
-      }, { concurrency: 1, attempts: 1 });
-
-      await prepareMonitor(rabbit.vhost, rabbit.url);
+      const reported = new Promise<{ headers: IncomingHttpHeaders; status: number; body: string }>((resolve) => {
+        feedbackListeners.push((call) => {
+          if (call.headers['ce-source'] === 'n8n/activity-monitor') resolve(call);
+        });
+      });
+      await prepareMonitor(rabbit.vhost, rabbit.url, feedbackUrl);
       for (const ev of taskEvents('codellama-7b')) await bus.publish(ev);
       n8nProcess = await startN8n(240_000);
 
-      const ev = await Promise.race([report, n8nProcess.gaveUp]);
-      assert.equal(ev.type, EventTypes.performanceReported);
-      assert.equal(ev.source, 'n8n/activity-monitor');
-      const data = ev.data as { model: string; figures: Record<string, number> };
+      // Over HTTP with the feedback token (the feedback queue takes only signed events).
+      const call = await Promise.race([reported, n8nProcess.gaveUp]);
+      assert.equal(call.status, 202, call.body);
+      assert.equal(call.headers['ce-type'], EventTypes.performanceReported);
+      assert.equal(call.headers.authorization, `Bearer ${feedbackToken}`);
+      const data = JSON.parse(call.body) as { model: string; figures: Record<string, number> };
       assert.equal(data.model, 'codellama-7b');
       assert.deepEqual({ tasks: data.figures.tasks, failures: data.figures.failures }, { tasks: 5, failures: 2 });
-      await stop();
     } finally {
       await n8nProcess?.stop();
       await bus.close();
@@ -374,16 +374,16 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   });
 
   it('runs the error workflow when the activity monitor fails: a log line and a performance.reported over HTTP', async () => {
-    // RabbitMQ without aiproc's feedback exchange: the monitor's report cannot be sent, its execution fails.
+    // The monitor's report goes to a port nobody listens on: it cannot be sent, its execution fails.
     const rabbit = await rabbitVhost();
     let n8nProcess: Awaited<ReturnType<typeof startN8n>> | undefined;
     try {
-      await prepareMonitor(rabbit.vhost, rabbit.url);
+      await prepareMonitor(rabbit.vhost, rabbit.url, `http://127.0.0.1:${await freePort()}/`);
       const errorWf = await importPatched('error-workflow.json', { feedbackUrl });
       const published = await n8n('publish:workflow', `--id=${errorWf.id}`);
       assert.equal(published.code, 0, published.out.slice(-4000));
 
-      const reported = new Promise<{ headers: IncomingHttpHeaders; status: number }>((resolve) => {
+      const reported = new Promise<{ headers: IncomingHttpHeaders; status: number; body: string }>((resolve) => {
         feedbackListeners.push((call) => {
           if (call.headers['ce-source'] === 'n8n/error-workflow') resolve(call);
         });
@@ -402,7 +402,7 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
       assert.equal(call.status, 202);
       assert.equal(call.headers['ce-type'], 'dev.aiproc.performance.reported');
       assert.equal(call.headers.authorization, `Bearer ${feedbackToken}`);
-      assert.match(n8nProcess.output(), /aiproc: n8n workflow "aiproc: activity monitor[^"]*" failed at node "performance\.reported to aiproc\.feedback"/);
+      assert.match(n8nProcess.output(), /aiproc: n8n workflow "aiproc: activity monitor[^"]*" failed at node "performance\.reported to the feedback function"/);
     } finally {
       await n8nProcess?.stop();
       await rabbit.drop();

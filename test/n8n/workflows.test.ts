@@ -127,11 +127,16 @@ describe('n8n workflow files', () => {
     const d = PerformanceReportedSchema.parse(reports[0]!.json.data);
     assert.equal(d.model, 'codellama-7b');
     assert.deepEqual({ tasks: d.figures.tasks, failures: d.figures.failures }, { tasks: 5, failures: 2 });
-    // The RabbitMQ node sends it as a binary-mode CloudEvent to the feedback exchange.
-    const send = wf('activity-monitor.json').nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmq')!;
-    assert.equal(send.parameters.exchange, 'aiproc.feedback');
-    const headers = Object.fromEntries((send.parameters.options as any).headers.header.map((h: any) => [h.key, h.value]));
-    assert.deepEqual(Object.keys(headers).sort(), ['ce-id', 'ce-model', 'ce-source', 'ce-specversion', 'ce-type', 'content-type']);
+    // Sent as a binary-mode CloudEvent to the feedback endpoint with the feedback token: the
+    // feedback queue takes only events signed with AIPROC_EVENT_KEYS, which n8n does not hold.
+    const monitor = wf('activity-monitor.json');
+    assert.ok(!monitor.nodes.some((n) => n.type === 'n8n-nodes-base.rabbitmq'), 'nothing is published to a queue unsigned');
+    const send = monitor.nodes.find((n) => n.type === 'n8n-nodes-base.httpRequest')!;
+    assert.equal(send.parameters.url, 'http://splitter.aiproc.svc.cluster.local/v1/feedback');
+    assert.equal(send.parameters.genericAuthType, 'httpBearerAuth');
+    assert.equal((send.credentials as any).httpBearerAuth.id, 'aiprocFeedbackTk');
+    const headers = Object.fromEntries((send.parameters.headerParameters as any).parameters.map((h: any) => [h.name, h.value]));
+    assert.deepEqual(Object.keys(headers).sort(), ['ce-id', 'ce-model', 'ce-source', 'ce-specversion', 'ce-type']);
     assert.equal(headers['ce-type'], 'dev.aiproc.performance.reported');
   });
 
