@@ -17,6 +17,9 @@ export const OPENWEBUI_HEADERS: Readonly<Record<string, string>> = {
   'X-OpenWebUI-Task': '{{TASK}}',
 };
 
+/** OpenWebUI's defaults for every model (merged under each model's own metadata): no built-in tools. */
+export const DEFAULT_MODEL_METADATA = { capabilities: { builtin_tools: false } } as const;
+
 /**
  * OpenWebUI's environment for one OpenAI connection to the splitter (the key is passed apart, from a secret).
  * @example openWebUIEnv('http://splitter.aiproc.svc.cluster.local/v1').OPENAI_API_CONFIGS // '{"0":{"enable":true,"headers":{…}}}'
@@ -28,5 +31,10 @@ export function openWebUIEnv(splitterV1: string): Record<string, string> {
     ENABLE_OLLAMA_API: 'false',
     // The user and chat ids (X-OpenWebUI-User-*, X-OpenWebUI-Chat-Id), for ratings and rules.
     ENABLE_FORWARD_USER_INFO_HEADERS: 'true',
+    // OpenWebUI 0.12.4 sends its built-in tools (native function calling) with every chat from the
+    // browser (utils/middleware.py use_builtin_tools). aiproc answers a request with tools in one
+    // part, since a tool call cannot be split: every question would skip the split. Off by default
+    // for every model; a model's own capabilities in OpenWebUI's model settings still win.
+    DEFAULT_MODEL_METADATA: JSON.stringify(DEFAULT_MODEL_METADATA),
   };
 }
