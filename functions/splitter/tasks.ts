@@ -4,7 +4,7 @@ import type { FunctionContext } from '../lib/context.ts';
 import { messageOf } from '../lib/errors.ts';
 import type { ChatMessage } from '../lib/events/index.ts';
 import type { ChatResult } from '../lib/models/types.ts';
-import type { JobMeta } from '../lib/store/types.ts';
+import type { JobRequest } from './handler.ts';
 
 /**
  * OpenWebUI's background tasks (title, tags, follow-ups, search queries, autocomplete, emoji,
@@ -44,19 +44,11 @@ export function openWebUITask(header: string | undefined, messages: ChatMessage[
   return PROMPT_FORMS.find((f) => f.test(user, system))?.task;
 }
 
-export interface TaskRequest {
-  jobId: string;
-  /** The model the client asked for (recorded; the planner model answers whatever it is). */
-  model: string;
-  task: string;
-  messages: ChatMessage[];
-  stream: boolean;
-  meta: JobMeta;
-  /** Who asked (the API key's principal), recorded on the task job as on any job. */
-  principal?: { id: string; role: string };
-  maxTokens?: number;
-  temperature?: number;
-}
+/**
+ * A background task: a job request (`model` is what the client asked for, recorded; the planner
+ * model answers whatever it is), plus which task it is.
+ */
+export type TaskRequest = Pick<JobRequest, 'jobId' | 'model' | 'messages' | 'stream' | 'meta' | 'principal' | 'maxTokens' | 'temperature'> & { task: string };
 
 /**
  * Answers a background task with one planner-model call, straight from the splitter: no plan, no
