@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createVhost } from '../bus/amqp-support.ts';
 import { freshDatabase } from '../store/fresh-database.ts';
-import { assertJobTrace, waitForJobTrace } from '../support/job-trace.ts';
+import { assertJobTrace, askForJobTrace } from '../support/job-trace.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { pipelineScript } from '../support/pipeline-script.ts';
 import { count, scrape, value } from '../support/prometheus.ts';
@@ -45,15 +45,7 @@ describe('one trace per job across npm run cluster\'s processes', () => {
 
   test('spans from the splitter, each inference process and the merger form one trace, parented across the queues', async () => {
     const m0 = await scrape(cluster.url);
-    const res = await fetch(`${cluster.url}/v1/chat/completions`, {
-      method: 'POST',
-      // The trace shape assertJobTrace checks is the rewrite's: one streamed synthesis call after the parts.
-      headers: { 'content-type': 'application/json', 'X-Aiproc-Synthesis': 'rewrite' },
-      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }], stream: true }),
-    });
-    const jobId = res.headers.get('x-request-id')!;
-    await res.text();
-    await waitForJobTrace(otlp, jobId);
+    const jobId = await askForJobTrace(cluster.url, otlp);
     const spans = assertJobTrace(otlp.spans, jobId, 3);
     const services = new Set(spans.map((s) => s.service));
     for (const s of ['aiproc-splitter', 'aiproc-merger', 'aiproc-inference-codellama-7b', 'aiproc-inference-codellama-34b', 'aiproc-inference-codellama-70b'])

@@ -95,3 +95,20 @@ export async function waitForJobTrace(otlp: OtlpReceiver, jobId: string, timeout
     return trace.every((s) => s === root || ids.has(s.parentSpanId));
   }, timeoutMs);
 }
+
+/**
+ * Asks `baseUrl` for a three-topic job, forced to the rewrite (the shape assertJobTrace checks: one
+ * streamed synthesis call after the parts), reads the answer and waits for its whole trace.
+ * @example const jobId = await askForJobTrace(app.url, otlp)
+ */
+export async function askForJobTrace(baseUrl: string, otlp: OtlpReceiver): Promise<string> {
+  const res = await fetch(`${baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'X-Aiproc-Synthesis': 'rewrite' },
+    body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }], stream: true }),
+  });
+  const jobId = res.headers.get('x-request-id')!;
+  await res.text();
+  await waitForJobTrace(otlp, jobId);
+  return jobId;
+}

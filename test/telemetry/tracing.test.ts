@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startAiproc, type AiprocProcess } from '../support/aiproc-process.ts';
-import { assertJobTrace, waitForJobTrace } from '../support/job-trace.ts';
+import { assertJobTrace, askForJobTrace } from '../support/job-trace.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
 import { pipelineScript } from '../support/pipeline-script.ts';
 import { startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
@@ -30,15 +30,7 @@ describe('traces from npm start to an OTLP/HTTP (http/json) receiver', () => {
   });
 
   test('a job split in three is one trace, parented across every queue hop, with GenAI model-call spans', async () => {
-    const res = await fetch(`${app.url}/v1/chat/completions`, {
-      method: 'POST',
-      // The trace shape assertJobTrace checks is the rewrite's: one streamed synthesis call after the parts.
-      headers: { 'content-type': 'application/json', 'X-Aiproc-Synthesis': 'rewrite' },
-      body: JSON.stringify({ model: 'aiproc', messages: [{ role: 'user', content: 'Tell me about three topics.' }], stream: true }),
-    });
-    const jobId = res.headers.get('x-request-id')!;
-    await res.text();
-    await waitForJobTrace(otlp, jobId);
+    const jobId = await askForJobTrace(app.url, otlp);
     const spans = assertJobTrace(otlp.spans, jobId, 3);
     // npm start is one process: one service for every span.
     assert.deepEqual([...new Set(spans.map((s) => s.service))], ['aiproc']);
