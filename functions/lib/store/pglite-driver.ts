@@ -20,7 +20,9 @@ export function pgliteDriver(dir?: string): SqlDriver {
   };
   if (dir) mkdirSync(dir, { recursive: true });
   const release = dir ? lockFolder(dir) : () => {};
-  const db = new PGlite(dir, pgliteOptions());
+  // Not `new PGlite(undefined, options)`: without a folder PGlite reads its first argument as the
+  // options and drops the second (so in-memory stores once ran with none of these settings).
+  const db = dir ? new PGlite(dir, pgliteOptions()) : new PGlite(pgliteOptions());
   // A failed open also rejects every query with the same error; this only keeps it from being unhandled.
   db.waitReady.catch(() => {});
   const on = (c: PGlite | Transaction): Queryable => ({
