@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRuntime, type Runtime } from './app.ts';
 import { MemoryBus } from './lib/bus/memory.ts';
@@ -8,6 +8,7 @@ import type { Logger } from './lib/log.ts';
 import type { Telemetry } from './lib/telemetry/index.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { createStore, type DescribedStore } from './lib/store/index.ts';
+import { pgliteCreation } from './lib/store/pglite-driver.ts';
 
 export interface Embedded {
   runtime: Runtime;
@@ -28,13 +29,14 @@ export async function startEmbedded(opts: { settings: Settings; config: ModelsCo
   const { settings, config, log } = opts;
   mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
   const pglite = !settings.DATABASE_URL && !settings.SUPABASE_URL;
-  const firstStart = pglite && !existsSync(join(settings.AIPROC_DATA_DIR, 'pglite', 'PG_VERSION'));
+  // A new database comes from the shipped template; only without one that fits does initdb run.
+  const initdb = pglite && pgliteCreation(join(settings.AIPROC_DATA_DIR, 'pglite')) === 'initdb';
   let store = createStore(settings, log);
   await store.init();
-  if (firstStart) {
-    // Creating the database (initdb, then the migrations) grows PGlite's WebAssembly memory by
-    // ~250 MB (bench:memory), and WebAssembly memory never shrinks: serve from a fresh instance,
-    // and collect the old one now (npm start runs with --expose-gc) rather than whenever V8 idles.
+  if (initdb) {
+    // initdb grows PGlite's WebAssembly memory by ~250 MB (bench:memory), and WebAssembly memory
+    // never shrinks: serve from a fresh instance, and collect the old one now (npm start runs
+    // with --expose-gc) rather than whenever V8 idles.
     await store.close();
     // Two collections, a turn apart: the first finalises the old instance, the second frees its memory.
     const gc = (globalThis as { gc?: () => void }).gc;

@@ -25,7 +25,7 @@ export function createStore(settings: StoreSettings, log?: Logger): DescribedSto
     return new SupabaseStore({ url: settings.SUPABASE_URL, serviceRoleKey: settings.SUPABASE_SERVICE_ROLE_KEY, log });
   }
   if (settings.DATABASE_URL) return new SqlStore(pgDriver(settings.DATABASE_URL, log), log);
-  return new SqlStore(pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite')), log);
+  return new SqlStore(pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite'), { ...(log && { log }) }), log);
 }
 
 /**
