@@ -47,7 +47,7 @@ async function run(): Promise<void> {
     `  data:      ${settings.AIPROC_DATA_DIR}`,
     anyKeys
       ? `  auth:      on (${keyCounts.filter(([n]) => n > 0).map(([n, role]) => `${n} ${role} key${n > 1 ? 's' : ''}`).join(', ')})`
-      : `  auth:      OFF: no AIPROC_API_KEYS, AIPROC_GATEWAY_KEYS or AIPROC_ADMIN_KEYS; anyone who can reach ${settings.HOST}:${settings.PORT} is an administrator`,
+      : `  auth:      OFF: no AIPROC_API_KEYS, AIPROC_GATEWAY_KEYS or AIPROC_ADMIN_KEYS; anyone who can reach ${runtime.url ? new URL(runtime.url).host : `${settings.HOST}:${settings.PORT}`} is an administrator`,
     `  feedback:  POST ${runtime.url}/v1/feedback (${feedbackAuth ? 'bearer token or signed webhook required' : anyKeys ? 'CLOSED: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS to accept ratings' : 'OPEN: set AIPROC_FEEDBACK_TOKENS or AIPROC_WEBHOOK_SECRETS'})`,
     `  jobs:      ${runtime.url}/v1/jobs/<id>`,
     `listening on ${runtime.url}`,

@@ -49,6 +49,8 @@ describe('the pipeline through npm start and the openai client', () => {
     assert.match(out, new RegExp(`models: +ollama at ${ollama.url.replace(/[.]/g, '\\.')}`));
     assert.ok(out.includes(app.dataDir), out);
     assert.match(out, /auth: +OFF/);
+    // the port it names is the one it listens on (PORT=0 here: a free port, never ":0")
+    assert.ok(out.includes(`anyone who can reach ${new URL(app.url).host} is an administrator`), out);
   });
 
   test('lists the pipeline and every configured model', async () => {
