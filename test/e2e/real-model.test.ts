@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { ROOT, startAiproc, type AiprocProcess } from '../support/aiproc-process.ts';
-import { testModel } from '../support/test-model.ts';
+import { REAL_MODEL, testModel } from '../support/test-model.ts';
 
 interface JobView {
   id: string;
@@ -35,10 +35,10 @@ describe('npm start on a real small model', () => {
     writeFileSync(modelsFile, JSON.stringify(models));
     app = await startAiproc({ AIPROC_MODEL: await testModel(), AIPROC_MODELS_FILE: modelsFile, AIPROC_MAX_TOKENS: '48' }, { dataDir });
     client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
+  }, REAL_MODEL);
   after(() => app?.stop());
 
-  test('says it runs the embedded engine on the model file', () => {
+  test('says it runs the embedded engine on the model file', REAL_MODEL, () => {
     assert.match(app.stdout(), /models: +embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, one chat at a time, \d+ tokens each \(from AIPROC_MODEL\)/);
   });
 
@@ -61,7 +61,7 @@ describe('npm start on a real small model', () => {
     return { id, content, usage, job: await job(id) };
   }
 
-  test('a two-topic question is planned in parts, answered, merged and streamed well-formed, with consistent usage', async () => {
+  test('a two-topic question is planned in parts, answered, merged and streamed well-formed, with consistent usage', REAL_MODEL, async () => {
     // A 135M-parameter planner splits some two-topic questions and not others; the first is the
     // one it splits today, the others keep the test meaningful when prompts change.
     const questions = [
@@ -99,7 +99,7 @@ describe('npm start on a real small model', () => {
     assert.ok(usage.total_tokens > partsUsage, `${usage.total_tokens} > ${partsUsage}`);
   });
 
-  test('a cancelled request stops generation: the job is cancelled and the one sequence is free again', async () => {
+  test('a cancelled request stops generation: the job is cancelled and the one sequence is free again', REAL_MODEL, async () => {
     const ac = new AbortController();
     const stream = await client.chat.completions.create(
       { model: 'aiproc', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: 'Count from 1 to 3000, one number per line.' }] },

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { BadInputError, CancelledError, ConfigError } from '../../functions/lib/errors.ts';
 import { LlamaCppClient } from '../../functions/lib/models/llama.ts';
 import type { ChatRequest } from '../../functions/lib/models/types.ts';
-import { testModel } from '../support/test-model.ts';
+import { REAL_MODEL, testModel } from '../support/test-model.ts';
 
 const log = pino({ level: 'silent' });
 const user = (content: string): ChatRequest['messages'] => [{ role: 'user', content }];
@@ -17,16 +17,16 @@ describe('LlamaCppClient on a real small model', () => {
   let client: LlamaCppClient;
   before(async () => {
     client = await LlamaCppClient.load({ modelPath: await testModel(), contextSize: 1024, sequences: 3, log });
-  });
+  }, REAL_MODEL);
   after(() => client?.close());
 
-  test('describes itself: embedded, the file, the parallel chats', () => {
+  test('describes itself: embedded, the file, the parallel chats', REAL_MODEL, () => {
     assert.equal(client.backend, 'embedded');
     assert.equal(client.concurrency, 3);
     assert.match(client.describe(), /^embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, 3 chats at once, \d+ tokens each$/);
   });
 
-  test('streams a short answer whose pieces add up to the content, with consistent stats', async () => {
+  test('streams a short answer whose pieces add up to the content, with consistent stats', REAL_MODEL, async () => {
     const pieces: string[] = [];
     const r = await client.chat({ model: 'ignored', messages: [{ role: 'system', content: 'Answer in one short sentence.' }, ...user('What is the capital of France?')], maxTokens: 24, onText: (d) => pieces.push(d) });
     assert.ok(r.content.trim().length > 0);
@@ -39,13 +39,13 @@ describe('LlamaCppClient on a real small model', () => {
     assert.ok(['stop', 'length'].includes(r.doneReason ?? ''));
   });
 
-  test('maxTokens cuts the answer and says so', async () => {
+  test('maxTokens cuts the answer and says so', REAL_MODEL, async () => {
     const r = await client.chat({ model: '', messages: user('Tell me a long story about a dragon.'), maxTokens: 5 });
     assert.equal(r.usage.completionTokens, 5);
     assert.equal(r.doneReason, 'length');
   });
 
-  test('a prompt longer than the context is refused, not silently cut', async () => {
+  test('a prompt longer than the context is refused, not silently cut', REAL_MODEL, async () => {
     const long = Array.from({ length: 1200 }, (_, i) => `word${i}`).join(' ');
     await assert.rejects(client.chat({ model: '', messages: user(`${long}\nWhat was the first word?`), maxTokens: 8 }), (err: Error) => {
       assert.ok(err instanceof BadInputError, `${err.name}: ${err.message}`);
@@ -54,7 +54,7 @@ describe('LlamaCppClient on a real small model', () => {
     });
   });
 
-  test('a JSON schema holds the output to it (grammar)', async () => {
+  test('a JSON schema holds the output to it (grammar)', REAL_MODEL, async () => {
     const schema = {
       $schema: 'http://json-schema.org/draft-07/schema#',
       type: 'object',
@@ -81,13 +81,13 @@ describe('LlamaCppClient on a real small model', () => {
     assert.ok(validate(parsed), JSON.stringify(validate.errors));
   });
 
-  test('format "json" (response_format json_object) holds the output to a JSON object', async () => {
+  test('format "json" (response_format json_object) holds the output to a JSON object', REAL_MODEL, async () => {
     const r = await client.chat({ model: '', messages: user('Describe Paris as JSON with a name and a country.'), format: 'json', maxTokens: 80 });
     const parsed: unknown = JSON.parse(r.content);
     assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), r.content);
   });
 
-  test('sampling reaches the engine: a seed repeats an answer at a high temperature, a stop sequence ends it', async () => {
+  test('sampling reaches the engine: a seed repeats an answer at a high temperature, a stop sequence ends it', REAL_MODEL, async () => {
     const ask = (seed: number) => client.chat({ model: '', messages: user('Name some fruits.'), maxTokens: 16, sampling: { temperature: 1.5, topP: 0.95, topK: 50, seed } });
     const [a, b] = [await ask(7), await ask(7)];
     assert.equal(a.content, b.content, 'same seed, same answer');
@@ -97,7 +97,7 @@ describe('LlamaCppClient on a real small model', () => {
     assert.ok(!stopped.content.includes('5') && free.content.startsWith(stopped.content), `${JSON.stringify(stopped.content)} is where ${JSON.stringify(free.content)} reaches 5`);
   });
 
-  test('aborting stops generation at once with CancelledError', async () => {
+  test('aborting stops generation at once with CancelledError', REAL_MODEL, async () => {
     const ac = new AbortController();
     let piecesAfterAbort = 0;
     let seen = 0;
@@ -118,13 +118,13 @@ describe('LlamaCppClient on a real small model', () => {
     assert.ok(next.usage.completionTokens > 0);
   });
 
-  test('an already aborted signal never starts', async () => {
+  test('an already aborted signal never starts', REAL_MODEL, async () => {
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(client.chat({ model: '', messages: user('Hi'), signal: ac.signal }), CancelledError);
   });
 
-  test('more chats than sequences: all complete, up to 3 generating at once', async () => {
+  test('more chats than sequences: all complete, up to 3 generating at once', REAL_MODEL, async () => {
     let active = 0;
     let most = 0;
     const prompts = ['Name a colour.', 'Name a fruit.', 'Name an animal.', 'Name a city.', 'Name a tree.'];

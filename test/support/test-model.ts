@@ -10,3 +10,11 @@ export async function testModel(): Promise<string> {
   const path = testModelPath();
   return existsSync(path) ? path : ensureTestModel();
 }
+
+/**
+ * The per-test limit for tests that run the real model: `npm test`'s 120 s is plenty on a quiet
+ * machine (CI), but a developer running other suites beside it on two cores can see one answer
+ * take minutes. The assertions are about what the model does, never how fast.
+ * @example before(load, REAL_MODEL); test('answers', REAL_MODEL, async () => { … })
+ */
+export const REAL_MODEL = { timeout: 600_000 } as const;
