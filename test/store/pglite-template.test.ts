@@ -125,7 +125,7 @@ describe('the shipped PGlite database template', () => {
     assert.equal(existsSync(`${dir}.lock`), false);
   });
 
-  it('a damaged template does not fit, is refused with both hashes, and leaves no folder', () => {
+  it('a damaged template does not fit, is refused with both hashes, and leaves no folder', async () => {
     // GIVEN a copy of the template with one byte changed, beside a copy of its manifest
     const folder = join(tmp, 'damaged');
     mkdirSync(folder);
@@ -140,7 +140,7 @@ describe('the shipped PGlite database template', () => {
     assert.ok(why.includes(damaged) && why.includes(shipped.sha256) && /damaged/.test(why), why);
     // AND making a folder from it anyway fails the same way and leaves nothing behind
     const dir = join(tmp, 'from-damaged', 'pglite');
-    assert.throws(() => createFromTemplate(dir, shipped, damaged), (err: Error) => err.message === why);
+    await assert.rejects(createFromTemplate(dir, shipped, damaged), (err: Error) => err.message === why);
     assert.equal(existsSync(dir), false);
     assert.equal(existsSync(`${dir}.new`), false);
   });
@@ -165,6 +165,8 @@ describe('the shipped PGlite database template', () => {
     writeFileSync(other, JSON.stringify({ ...shipped, settings: ['shared_buffers=128MB'] }));
     assert.match(String((templateFit(other) as { why: string }).why), /made with shared_buffers=128MB, the settings are now shared_buffers=8MB/);
     assert.match(String((templateFit(join(tmp, 'none.json')) as { why: string }).why), /no database template/);
+    writeFileSync(other, '{"pglite": ');
+    assert.match(String((templateFit(other) as { why: string }).why), /manifest .* is not JSON/);
   });
 
   it('npm run pglite:template makes a template that fits and opens', async () => {
@@ -176,7 +178,7 @@ describe('the shipped PGlite database template', () => {
     const fit = templateFit(manifestFile);
     assert.ok(fit.fits, fit.fits ? '' : fit.why);
     const dir = join(tmp, 'from-made', 'pglite');
-    createFromTemplate(dir, fit.manifest, join(out, 'pglite-template.tar.br'));
+    await createFromTemplate(dir, fit.manifest, join(out, 'pglite-template.tar.br'));
     // THEN it holds a new cluster of the same catalog as the shipped one
     const opened = await identityOf(pgliteDriver(dir));
     assert.equal(opened.systemIdentifier, fit.manifest.systemIdentifier);

@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
-import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { toStoreError } from './db-errors.ts';
 import type { Queryable, Row, SqlDriver } from './driver.ts';
 import { lockFolder } from './folder-lock.ts';
 import { pgliteOptions } from './pglite-memory.ts';
-import { createFromTemplate, templateFit, templateTar, type TemplateFit } from './pglite-template.ts';
+import { createFromTemplate, strayFiles, templateFit, templateTar, type TemplateFit } from './pglite-template.ts';
 
 /** How opening a PGlite folder (or memory) gets its database. */
 export type Creation = 'exists' | 'template' | 'initdb';
@@ -28,7 +27,8 @@ export function pgliteCreation(dir: string | undefined, fit: () => TemplateFit =
  * one connection: PGlite's own mutex queues queries and holds them while a transaction runs.
  * `dir` undefined keeps the database in memory (tests). A folder is locked to one process
  * (folder-lock.ts): a second process gets a ConfigError instead of a corrupted database.
- * Opening starts at once and queries wait for it, so construction stays synchronous.
+ * Opening starts at once and queries wait for it, so construction stays synchronous (a folder
+ * that is locked, or holds other files, is refused at once).
  * A new database comes from the shipped template (pglite-template.ts) when it fits the installed
  * PGlite, else from initdb, with a warning that says why (`opts.log`).
  * @example const driver = pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite'))
@@ -40,18 +40,47 @@ export function pgliteDriver(dir?: string, opts: { log?: Logger; fit?: TemplateF
   };
   if (dir) mkdirSync(dirname(dir), { recursive: true });
   const release = dir ? lockFolder(dir) : () => {};
+  const refusal = dir ? strayFiles(dir) : undefined;
+  if (refusal) {
+    release();
+    throw refusal;
+  }
+  const opening = open(dir, opts);
+  // A failed open rejects every query with the same error; this only keeps it from being unhandled.
+  opening.catch(() => {});
+  const ready = () => opening.catch(fail);
+  const on = (c: PGlite | Transaction): Queryable => ({
+    query: async <T extends Row>(text: string, params?: unknown[]) => (await c.query<T>(text, params).catch(fail)).rows,
+    exec: async (text: string) => {
+      await c.exec(text).catch(fail);
+    },
+  });
+  return {
+    description: `PGlite at ${dir ?? '(memory)'}`,
+    query: async (text, params) => on(await ready()).query(text, params),
+    exec: async (text) => on(await ready()).exec(text),
+    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) => (await ready()).transaction((tx) => fn(on(tx))).catch(fail),
+    async close() {
+      try {
+        const db = await opening.catch(() => undefined);
+        if (db && !db.closed) await db.close();
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+/** The database in `dir` (or memory), from the template, initdb or what is there; once ready. */
+async function open(dir: string | undefined, opts: { log?: Logger; fit?: TemplateFit }): Promise<PGlite> {
   const options: PGliteOptions = pgliteOptions();
   if (!(dir && existsSync(join(dir, 'PG_VERSION')))) {
     let fit = opts.fit ?? templateFit();
     if (fit.fits) {
       try {
-        if (dir) createFromTemplate(dir, fit.manifest);
+        if (dir) await createFromTemplate(dir, fit.manifest);
         else options.loadDataDir = new Blob([templateTar(fit.manifest) as Uint8Array<ArrayBuffer>]);
       } catch (err) {
-        if (err instanceof ConfigError) {
-          release();
-          throw err;
-        }
         fit = { fits: false, why: (err as Error).message };
       }
     }
@@ -61,24 +90,6 @@ export function pgliteDriver(dir?: string, opts: { log?: Logger; fit?: TemplateF
   // Not `new PGlite(undefined, options)`: without a folder PGlite reads its first argument as the
   // options and drops the second (so in-memory stores once ran with none of these settings).
   const db = dir ? new PGlite(dir, options) : new PGlite(options);
-  // A failed open also rejects every query with the same error; this only keeps it from being unhandled.
-  db.waitReady.catch(() => {});
-  const on = (c: PGlite | Transaction): Queryable => ({
-    query: async <T extends Row>(text: string, params?: unknown[]) => (await c.query<T>(text, params).catch(fail)).rows,
-    exec: async (text: string) => {
-      await c.exec(text).catch(fail);
-    },
-  });
-  return {
-    description: `PGlite at ${dir ?? '(memory)'}`,
-    ...on(db),
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(on(tx))).catch(fail),
-    async close() {
-      try {
-        if (!db.closed) await db.close();
-      } finally {
-        release();
-      }
-    },
-  };
+  await db.waitReady;
+  return db;
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliDecompressSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { brotliDecompressSync, createBrotliDecompress } from 'node:zlib';
 import { z } from 'zod';
 import { extract } from 'tar';
 import { ConfigError } from '../errors.ts';
@@ -11,7 +12,7 @@ import { PGLITE_SETTINGS } from './pglite-memory.ts';
 /**
  * The database every embedded store starts from: the data folder exactly as PGlite's initdb makes
  * it (with the settings of pglite-memory.ts), made once by `npm run pglite:template` and shipped
- * as a brotli-compressed tar (about 1.4 MB). A first start unpacks it instead of running initdb,
+ * as a brotli-compressed tar (about 1.5 MB). A first start unpacks it instead of running initdb,
  * which holds about 250 MB more while it runs (two PGlite instances, a copy of the 128 MB
  * WebAssembly heap and a tar of the result; docs/embedded-engine.md: Memory) and takes seconds.
  *
@@ -68,7 +69,13 @@ export type TemplateFit = { fits: true; manifest: Manifest } | { fits: false; wh
  */
 export function templateFit(manifestFile = MANIFEST_FILE): TemplateFit {
   if (!existsSync(manifestFile)) return { fits: false, why: `no database template at ${manifestFile}` };
-  const parsed = Manifest.safeParse(JSON.parse(readFileSync(manifestFile, 'utf8')));
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  } catch (err) {
+    return { fits: false, why: `the database template's manifest ${manifestFile} is not JSON: ${(err as Error).message}` };
+  }
+  const parsed = Manifest.safeParse(json);
   if (!parsed.success) return { fits: false, why: `the database template's manifest ${manifestFile} is not valid: ${parsed.error.issues[0]?.message}` };
   const manifest = parsed.data;
   const installed = installedPgliteVersion();
@@ -102,13 +109,27 @@ export function templateTar(manifest: Manifest, file = TEMPLATE_FILE): Buffer {
 }
 
 /**
- * Creates the data folder `dir` from the template: unpacked into a sibling folder first, then
- * renamed into place, so that a start cut off half-way leaves no half database (the next start
- * finds no PG_VERSION and unpacks again). `dir` must not hold a database; an empty folder is fine.
- * @example if (!existsSync(join(dir, 'PG_VERSION'))) createFromTemplate(dir, fit.manifest)
+ * The refusal for a folder that holds files but no database (no PG_VERSION), if `dir` is one:
+ * neither the template nor initdb should be mixed into someone's files.
+ * @example const refusal = strayFiles(dir); if (refusal) throw refusal
  */
-export function createFromTemplate(dir: string, manifest: Manifest, file = TEMPLATE_FILE): void {
-  const tar = templateTar(manifest, file);
+export function strayFiles(dir: string): ConfigError | undefined {
+  if (!existsSync(dir) || existsSync(join(dir, 'PG_VERSION')) || readdirSync(dir).length === 0) return undefined;
+  return new ConfigError(`AIPROC_DATA_DIR: ${dir} is not empty but holds no database (no PG_VERSION): move it away or give aiproc another AIPROC_DATA_DIR`);
+}
+
+/**
+ * Creates the data folder `dir` from the template, streamed (never the whole 39 MB tar in
+ * memory): unpacked into a sibling folder first, then renamed into place, so that a start cut off
+ * half-way leaves no half database (the next start finds no PG_VERSION and unpacks again). `dir`
+ * must not hold a database or other files; an empty folder is fine.
+ * @example if (!existsSync(join(dir, 'PG_VERSION'))) await createFromTemplate(dir, fit.manifest)
+ */
+export async function createFromTemplate(dir: string, manifest: Manifest, file = TEMPLATE_FILE): Promise<void> {
+  const damage = damaged(manifest, file);
+  if (damage) throw new Error(damage);
+  const refusal = strayFiles(dir);
+  if (refusal) throw refusal;
   const staging = `${dir}.new`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true, mode: 0o700 });
@@ -120,13 +141,10 @@ export function createFromTemplate(dir: string, manifest: Manifest, file = TEMPL
     const onwarn = (code: string, message: string | Error) => {
       if (code !== 'TAR_ENTRY_INFO') problems.push(`${code}: ${message instanceof Error ? message.message : message}`);
     };
-    extract({ cwd: staging, sync: true, noMtime: true, preserveOwner: false, onwarn }).end(tar);
+    await pipeline(createReadStream(file), createBrotliDecompress(), extract({ cwd: staging, noMtime: true, preserveOwner: false, onwarn }));
     if (problems.length) throw new Error(`the database template ${file} could not be unpacked: ${problems.join('; ')}`);
     if (!existsSync(join(staging, 'PG_VERSION'))) throw new Error(`the database template ${file} holds no PG_VERSION`);
-    if (existsSync(dir)) {
-      if (readdirSync(dir).length) throw new ConfigError(`AIPROC_DATA_DIR: ${dir} is not empty but holds no database (no PG_VERSION): move it away or give aiproc another AIPROC_DATA_DIR`);
-      rmdirSync(dir);
-    }
+    if (existsSync(dir)) rmdirSync(dir);
     renameSync(staging, dir);
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
