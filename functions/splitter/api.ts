@@ -12,10 +12,10 @@ import { healthRoutes } from '../lib/http/health.ts';
 import { errorBody, parseChatRequest } from '../lib/http/openai.ts';
 import { streamCompletion, taskCompletion, wholeCompletion } from './relay.ts';
 import { openWebUITask } from './tasks.ts';
-import { PIPELINE_MODEL, startJob } from './handler.ts';
+import { newJob, PIPELINE_MODEL, startJob } from './handler.ts';
 import { jobEventsRoute } from './job-events.ts';
 import { checkCapabilities, jobOptions } from './needs.ts';
-import { checkLimits } from './limits.ts';
+import { checkLimits, createJobWithinLimit } from './limits.ts';
 import type { ReplyHub } from './replies.ts';
 
 export interface ApiOptions {
@@ -106,6 +106,8 @@ export function createApi(opts: ApiOptions): Hono {
       c.header('X-Request-Id', jobId);
       const task = openWebUITask(c.req.header('x-openwebui-task'), messages);
       if (task) return taskCompletion(c, ctx, { ...job, task }, req.model);
+      // Stored before the answer starts, so that a job past the limit is a 429, not a failed stream.
+      await createJobWithinLimit(ctx, principal, newJob(ctx, job));
       const cancel = new AbortController();
       const onCancel = () => {
         if (cancel.signal.aborted) return;

@@ -3,7 +3,7 @@ import type { FunctionContext } from '../lib/context.ts';
 import { CancelledError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, type ChatMessage, type PlanPart, type Synthesis } from '../lib/events/index.ts';
 import { progress } from '../lib/progress.ts';
-import type { JobMeta } from '../lib/store/types.ts';
+import type { JobMeta, NewJob } from '../lib/store/types.ts';
 import { conversationContext, requestPart, type TaskDefaults } from '../lib/tasks.ts';
 import type { OutputFormat, Sampling, Tool, ToolChoice } from '../lib/events/schemas.ts';
 import { needsOf, planOnePart } from './needs.ts';
@@ -37,15 +37,23 @@ export interface JobRequest {
 export const PIPELINE_MODEL = 'aiproc';
 
 /**
- * The splitter's work for one request: record the job, plan it, publish one task.requested per
+ * The job record for a request, owned by this instance (`ctx.instance`: replies come back here).
+ * The API stores it (under the principal's limit) before it answers, then calls startJob.
+ * @example await ctx.store.createJob(newJob(ctx, req))
+ */
+export function newJob(ctx: FunctionContext, req: JobRequest): NewJob {
+  const meta = { ...req.meta, ...(req.sampling && { sampling: req.sampling }), ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }) };
+  return { id: req.jobId, model: req.model, messages: req.messages, owner: ctx.instance, stream: req.stream, meta, ...(req.principal && { principal: req.principal }) };
+}
+
+/**
+ * The splitter's work for one recorded job (newJob): plan it, publish one task.requested per
  * part. Replies (progress, deltas, completion) come back to this instance (`ctx.instance` = owner).
  * A failure before the tasks are out fails the job visibly (job.failed), never silently.
- * @example await startJob(ctx, { jobId, model: 'aiproc', messages, stream: true, meta: {} }, signal)
+ * @example await ctx.store.createJob(newJob(ctx, req)); await startJob(ctx, req, signal)
  */
 export async function startJob(ctx: FunctionContext, req: JobRequest, signal?: AbortSignal): Promise<void> {
   const owner = ctx.instance;
-  const meta = { ...req.meta, ...(req.sampling && { sampling: req.sampling }), ...(req.maxTokens !== undefined && { maxTokens: req.maxTokens }) };
-  await ctx.store.createJob({ id: req.jobId, model: req.model, messages: req.messages, owner, stream: req.stream, meta, ...(req.principal && { principal: req.principal }) });
   try {
     const one = (model: string, fallback?: string): Plan => ({
       parts: [{ index: 0, title: 'Answer', prompt: lastUserMessage(req.messages), model }],

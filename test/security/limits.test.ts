@@ -42,6 +42,47 @@ describe('limits per principal', () => {
     assert.equal((await chat(app, 'key-a')).status, 200, 'once the first is done, alice may go on');
   });
 
+  test('AIPROC_MAX_JOBS_PER_KEY holds for requests at the same instant: the count and the new job are one step', async () => {
+    // GIVEN a limit of 2 and a model that holds every answer
+    const hold = gate();
+    const model = new ScriptModel(async () => {
+      await hold.wait;
+      return result('done');
+    });
+    const app = await startEmbedded(model, { ...keys, AIPROC_MAX_JOBS_PER_KEY: '2' });
+    apps.push(app);
+    // AND six requests that all read the usage before any of their jobs exists (what two splitter
+    // instances, or one busy one, can do): each waits after its read until all six have read
+    const usage = app.store.principalUsage.bind(app.store);
+    const allRead = gate();
+    let reads = 0;
+    app.store.principalUsage = async (...args) => {
+      const seen = await usage(...args);
+      if (++reads === 6) allRead.open();
+      await allRead.wait;
+      return seen;
+    };
+    // WHEN alice sends them
+    const sent = Array.from({ length: 6 }, () => chat(app, 'key-a'));
+    try {
+      const answered: Response[] = [];
+      for (const r of sent) void r.then((res) => answered.push(res));
+      // (a request is decided once it is refused or its job exists)
+      await waitFor('all six requests are decided', async () => answered.length + (await app.store.listJobs(20)).length >= 6);
+      // THEN four are refused with the limit named, and only two jobs exist
+      assert.deepEqual(answered.map((r) => r.status), [429, 429, 429, 429]);
+      for (const res of answered) {
+        assert.equal(res.headers.get('retry-after'), '10');
+        assert.match(((await res.json()) as { error: { message: string } }).error.message, /alice has 2 jobs running; at most 2 at once \(AIPROC_MAX_JOBS_PER_KEY\)/);
+      }
+      assert.equal((await app.store.listJobs(20)).length, 2);
+    } finally {
+      hold.open();
+    }
+    // AND the two let in are answered
+    assert.deepEqual((await Promise.all(sent)).map((r) => r.status).sort(), [200, 200, 429, 429, 429, 429]);
+  });
+
   test('AIPROC_MAX_TOKENS_PER_DAY: a key past it gets 429 with Retry-After until its oldest job leaves the 24 hours', async () => {
     const model = new ScriptModel(async () => result('done', 5, 5));
     const app = await startEmbedded(model, { ...keys, AIPROC_MAX_TOKENS_PER_DAY: '25' });

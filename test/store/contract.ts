@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { NotFoundError } from '../../functions/lib/errors.ts';
+import { NotFoundError, TooManyRequestsError } from '../../functions/lib/errors.ts';
 import type { Store } from '../../functions/lib/store/types.ts';
 import { rulesContract } from './contract-feedback.ts';
 import { newJob, plan, plannedJob, result, usage } from './fixtures.ts';
@@ -298,6 +298,35 @@ export function storeContract(name: string, h: StoreHarness): void {
       assert.equal(got.tokens, 3 + 4 + 1 + 2 + part.promptTokens + part.completionTokens);
       assert.equal(got.oldestAt, (await store.getJob(done.id))!.createdAt);
       assert.equal((await store.principalUsage({ principal: principal.id, user: 'nobody' }, 86_400)).active, 0);
+    });
+
+    // The count and the insert are one statement under an advisory lock for the scope; two
+    // transactions interleaving inside it cannot be forced from here, so this checks what the
+    // limit means (test/security/limits.test.ts races whole requests).
+    it('creates a job under a limit only while its scope has room, one end user apart from another', async () => {
+      // GIVEN a principal with one job running, and a gateway's end user of another principal
+      const principal = { id: `user:l-${randomUUID().slice(0, 8)}`, role: 'user' };
+      const limit = { scope: { principal: principal.id }, maxActive: 3 };
+      await store.createJob(newJob({ principal, limit }));
+      // WHEN six more are asked for at once, on two connections where the store has two, limit 3
+      const made = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => (i % 2 ? other : store).createJob(newJob({ principal, limit }))));
+      // THEN two are created and four refused with a TooManyRequestsError naming the setting
+      assert.equal(made.filter((m) => m.status === 'fulfilled').length, 2);
+      for (const m of made.filter((x) => x.status === 'rejected')) {
+        const err = (m as PromiseRejectedResult).reason;
+        assert.ok(err instanceof TooManyRequestsError, String(err));
+        assert.equal(err.message, '3 jobs running; at most 3 at once (AIPROC_MAX_JOBS_PER_KEY)');
+      }
+      assert.equal((await store.principalUsage(limit.scope, 86_400)).active, 3);
+      // AND a finished job frees its place; another scope (an end user, or no limit) is not counted
+      const [newest] = await store.listJobs(1, { principal: principal.id });
+      await store.failJob(newest!.id, 'done with it');
+      await store.createJob(newJob({ principal, limit }));
+      const gateway = { id: `gateway:g-${randomUUID().slice(0, 8)}`, role: 'gateway' };
+      await store.createJob(newJob({ principal: gateway, meta: { user: 'u1' }, limit: { scope: { principal: gateway.id, user: 'u1' }, maxActive: 1 } }));
+      await store.createJob(newJob({ principal: gateway, meta: { user: 'u2' }, limit: { scope: { principal: gateway.id, user: 'u2' }, maxActive: 1 } }));
+      await assert.rejects(store.createJob(newJob({ principal: gateway, meta: { user: 'u1' }, limit: { scope: { principal: gateway.id, user: 'u1' }, maxActive: 1 } })), TooManyRequestsError);
+      await store.createJob(newJob({ principal }));
     });
 
     it('sees an inbox event once per (source, id)', async () => {

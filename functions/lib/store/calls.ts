@@ -36,6 +36,7 @@ export const rpcArgs = {
   createJob: (j: NewJob): RpcArgs => ({
     p_id: j.id, p_model: j.model, p_messages: j.messages, p_owner: j.owner, p_stream: j.stream, p_meta: j.meta,
     p_principal: j.principal?.id ?? null, p_principal_role: j.principal?.role ?? null,
+    p_limit_principal: j.limit?.scope.principal ?? null, p_limit_user: j.limit?.scope.user ?? null, p_max_active: j.limit?.maxActive ?? null,
   }),
   setPlan: (jobId: string, plan: PlanPart[], fastPath: boolean, u?: Usage): RpcArgs => ({
     p_job_id: jobId, p_plan: plan, p_fast_path: fastPath,

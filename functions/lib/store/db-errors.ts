@@ -1,4 +1,4 @@
-import { AiprocError, BadInputError, NotFoundError, RetryLaterError } from '../errors.ts';
+import { AiprocError, BadInputError, NotFoundError, RetryLaterError, TooManyRequestsError } from '../errors.ts';
 
 /** Node socket errors and SQLSTATEs that mean "the database is not there right now". */
 const UNREACHABLE = new Set([
@@ -11,6 +11,10 @@ const UNREACHABLE = new Set([
 ]);
 /** Lost a race with another transaction: trying again succeeds. */
 const CONFLICT = new Set(['40001', '40P01', '55P03']);
+/** A limit the database enforces (create_job's AIPROC_MAX_JOBS_PER_KEY): configuration_limit_exceeded. */
+const LIMIT = '53400';
+/** A job takes seconds to minutes: when to try again after a concurrency limit. */
+const LIMIT_RETRY_S = 10;
 /** The values can never be stored as given. */
 const BAD_INPUT = new Set(['22023', '22P02', '22007', '22008', '23502', '23505', '23514', '22001', '22021']);
 
@@ -35,7 +39,8 @@ export function isUnreachable(err: unknown): boolean {
 /**
  * Maps a driver error to the store's kinds: unreachable or conflicting → RetryLaterError naming
  * `target` (e.g. "DATABASE_URL (postgres://db:5432/aiproc)"), P0002 → NotFoundError, invalid
- * values → BadInputError; anything else is returned unchanged.
+ * values → BadInputError, create_job's limit → TooManyRequestsError; anything else is returned
+ * unchanged.
  * @example throw toStoreError(err, 'DATABASE_URL (postgres://127.0.0.1:5432/aiproc)')
  */
 export function toStoreError(err: unknown, target: string): unknown {
@@ -48,6 +53,8 @@ export function toStoreError(err: unknown, target: string): unknown {
   }
   if (codes.some((c) => CONFLICT.has(c))) return new RetryLaterError(`database conflict, try again: ${message}`, { cause: err });
   if (codes.includes('P0002')) return new NotFoundError(message);
+  // Only our own refusal (create_job raises it, naming the setting): its text is safe to show.
+  if (codes.includes(LIMIT) && /\(AIPROC_MAX_JOBS_PER_KEY\)$/.test(message)) return new TooManyRequestsError(message, LIMIT_RETRY_S);
   // The driver's text (which may quote the value) stays in `cause`, for the logs; the caller learns the kind.
   if (codes.some((c) => BAD_INPUT.has(c))) return new BadInputError(`the database refused a value as given (SQLSTATE ${codes.find((c) => BAD_INPUT.has(c))})`, { cause: err });
   return err;

@@ -28,6 +28,12 @@ export interface NewJob {
   meta: JobMeta;
   /** Who asked (functions/lib/auth/principal.ts); `unknown` when not given. */
   principal?: { id: string; role: string };
+  /**
+   * AIPROC_MAX_JOBS_PER_KEY for this job's scope: counted in the same step as the insert, so two
+   * requests at once cannot both take the last place; at the limit, createJob throws
+   * TooManyRequestsError.
+   */
+  limit?: { scope: JobScope; maxActive: number };
 }
 
 export interface PartView {
