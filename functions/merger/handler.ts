@@ -27,7 +27,17 @@ export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info:
   const r = await ctx.store.recordPart(
     event.type === EventTypes.taskFailed
       ? { jobId: d.jobId, index: d.index, status: 'failed', error: event.data.error, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
-      : { jobId: d.jobId, index: d.index, status: 'completed', output: event.data.output, usage: event.data.usage, startedAt: event.data.startedAt, finishedAt: event.data.finishedAt, attempts: d.attempts },
+      : {
+          jobId: d.jobId,
+          index: d.index,
+          status: 'completed',
+          output: event.data.output,
+          ...(event.data.toolCalls?.length && { toolCalls: event.data.toolCalls }),
+          usage: event.data.usage,
+          startedAt: event.data.startedAt,
+          finishedAt: event.data.finishedAt,
+          attempts: d.attempts,
+        },
   );
   if (r.recorded) {
     ctx.metrics?.partRecorded(event);

@@ -7,7 +7,7 @@ const T0 = Date.parse('2026-12-01T10:00:00.000Z');
 const iso = (ms: number) => new Date(T0 + ms).toISOString();
 const part = (index: number, model: string, start: number | null, end: number | null, status: PartView['status'] = 'completed', attempts = 1): PartView => ({
   index, title: `P${index}`, prompt: 'x', model, status, attempts, startedAt: start === null ? null : iso(start), finishedAt: end === null ? null : iso(end),
-  durationMs: null, usage: { promptTokens: 1, completionTokens: 1 }, output: null, error: null,
+  durationMs: null, usage: { promptTokens: 1, completionTokens: 1 }, output: null, error: null, toolCalls: null,
 });
 const job = (parts: PartView[], extra: Partial<JobView> = {}): JobView => ({
   id: '00000000-0000-4000-8000-000000000001', status: 'completed', model: 'aiproc', owner: 'x', principal: 'user:alice', principalRole: 'user', messages: [], meta: {}, fastPath: false,

@@ -172,6 +172,9 @@ describe('the OpenAI API honoured through npm start and the openai client', () =
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
     assert.deepEqual(since(n)[0]!.tools, [{ type: 'function', function: weatherTool.function }]);
+    // the job record keeps the call with its part, as the client got it
+    const job = (await (await fetch(`${app.url}/v1/jobs/${first.id}`)).json()) as { parts: { toolCalls: unknown }[] };
+    assert.deepEqual(job.parts[0]!.toolCalls, [{ id: call.id, name: 'get_weather', arguments: call.function.arguments }]);
 
     const m = ollama.received.length;
     const second = await client.chat.completions.create({

@@ -117,6 +117,23 @@ export function storeContract(name: string, h: StoreHarness): void {
       await assert.rejects(store.recordPart(result(randomUUID(), 0)), NotFoundError);
     });
 
+    it('keeps the tool calls a part\'s model made with the part; a part without any has none', async () => {
+      // GIVEN a part answered with two tool calls (OpenAI's shape: id, name, arguments as JSON text)
+      const id = await plannedJob(store, 2);
+      const toolCalls = [
+        { id: 'call_1', name: 'get_weather', arguments: '{"city":"Zürich"}' },
+        { id: 'call_2', name: 'get_time', arguments: '{}' },
+      ];
+      await store.recordPart(result(id, 0, { output: '', toolCalls }));
+      await store.recordPart(result(id, 1));
+      // WHEN the job is read back THEN the calls are there, in order, and the other part has none
+      const job = await store.getJob(id);
+      assert.deepEqual(job?.parts[0]?.toolCalls, toolCalls);
+      assert.equal(job?.parts[0]?.output, '');
+      assert.equal(job?.parts[1]?.toolCalls, null);
+      assert.deepEqual((await store.listJobs(50)).find((j) => j.id === id)?.parts[0]?.toolCalls, toolCalls);
+    });
+
     it('stores text with NUL characters, which Postgres cannot hold, as U+FFFD', async () => {
       const job = newJob({ messages: [{ role: 'user', content: 'a\u0000b' }] });
       await store.createJob(job);

@@ -9,7 +9,7 @@ import type { NewJob, NewRating, NewRule, PartResult, Store } from './types.ts';
 export type RpcArgs = Record<string, unknown>;
 
 /** Arguments that are jsonb: SqlStore sends them as JSON text, PostgREST takes them as they are. */
-export const JSONB_ARGS = new Set(['p_messages', 'p_meta', 'p_plan', 'p_data', 'p_figures', 'p_task_defaults']);
+export const JSONB_ARGS = new Set(['p_messages', 'p_meta', 'p_plan', 'p_data', 'p_figures', 'p_task_defaults', 'p_tool_calls']);
 
 export type PerformanceReport = Parameters<Store['addPerformanceReport']>[0];
 
@@ -53,6 +53,7 @@ export const rpcArgs = {
     p_job_id: r.jobId, p_index: r.index, p_status: r.status, p_output: r.output ?? null, p_error: r.error ?? null,
     p_prompt_tokens: r.usage.promptTokens, p_completion_tokens: r.usage.completionTokens,
     p_started_at: r.startedAt ?? null, p_finished_at: r.finishedAt, p_attempts: r.attempts,
+    p_tool_calls: r.toolCalls?.length ? r.toolCalls : null,
   }),
   claimSynthesis: (jobId: string, claimant: string, leaseSeconds: number): RpcArgs => ({
     p_job_id: jobId, p_claimant: claimant, p_lease_seconds: leaseSeconds,

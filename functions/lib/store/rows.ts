@@ -1,4 +1,4 @@
-import type { ChatMessage, PlanPart, Synthesis, Usage } from '../events/schemas.ts';
+import type { ChatMessage, PlanPart, Synthesis, ToolCall, Usage } from '../events/schemas.ts';
 import type { Row } from './driver.ts';
 import type {
   JobEventRecord, JobMeta, JobStatus, JobView, PartStatus, PartView, PrincipalUsage, RuleScope, RuleStats, RuleView,
@@ -31,6 +31,7 @@ export function toPart(r: Row): PartView {
     usage: usage(r.prompt_tokens, r.completion_tokens),
     output: str(r.output),
     error: str(r.error),
+    toolCalls: Array.isArray(r.tool_calls) && r.tool_calls.length ? (r.tool_calls as ToolCall[]) : null,
   };
 }
 

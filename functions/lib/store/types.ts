@@ -1,5 +1,5 @@
 import type { JobScope } from '../auth/principal.ts';
-import type { ChatMessage, PlanPart, Sampling, Synthesis, Usage } from '../events/schemas.ts';
+import type { ChatMessage, PlanPart, Sampling, Synthesis, ToolCall, Usage } from '../events/schemas.ts';
 
 export type JobStatus = 'planning' | 'running' | 'merging' | 'completed' | 'failed' | 'cancelled';
 export type PartStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -49,6 +49,8 @@ export interface PartView {
   usage: Usage;
   output: string | null;
   error: string | null;
+  /** The tool calls its model made (the client runs them), in OpenAI's order; null when none. */
+  toolCalls: ToolCall[] | null;
 }
 
 export interface JobView {
@@ -89,6 +91,8 @@ export interface PartResult {
   status: 'completed' | 'failed';
   output?: string;
   error?: string;
+  /** The tool calls the model made instead of (or beside) its text. */
+  toolCalls?: ToolCall[];
   usage: Usage;
   startedAt?: string;
   finishedAt: string;
