@@ -293,7 +293,12 @@ async function mergeFailed(ctx: FunctionContext, ev: AnyEvent, reason: string, e
   await failJob(ctx, jobId, job.owner, `could not merge the answers: ${reason}`);
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {
+/**
+ * Serves `fetch` on hostname:port (0: a free port) once it listens; rejects when it cannot (the
+ * port is taken).
+ * @example const { server, port } = await listen(app.fetch, '127.0.0.1', 0)
+ */
+export function listen(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
     server.once('error', reject);

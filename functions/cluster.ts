@@ -1,14 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Hono } from 'hono';
 import pg from 'pg';
-import { startRuntime, type Roles } from './app.ts';
+import { listen, startRuntime, type Roles } from './app.ts';
 import { AmqpBus, redactUrl } from './lib/bus/amqp/index.ts';
 import { loadModelsConfig } from './lib/config/models.ts';
 import { loadSettings } from './lib/config/settings.ts';
 import { ConfigError, messageOf } from './lib/errors.ts';
 import { eventKeysFrom } from './lib/events/index.ts';
 import { createLogger, type Logger } from './lib/log.ts';
+import type { Metrics } from './lib/metrics/index.ts';
+import { metricsRoute } from './lib/metrics/route.ts';
 import { resolveModelClient } from './lib/models/resolve.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { createStore, describeStore } from './lib/store/index.ts';
@@ -82,7 +85,11 @@ async function runRole(spec: RoleSpec): Promise<void> {
   });
   const model = roles.feedback ? noModel : (await resolveModelClient(settings, config, log)).client;
   const runtime = await startRuntime({ settings, config, log, bus, store, model, roles, instance, listen: roles.splitter === true, telemetry });
-  process.send?.({ type: 'ready', name: instance, url: runtime.url ?? null, model: model.describe() });
+  // The splitter serves /metrics beside the API; every other role serves only /metrics, on the
+  // port the launcher gave it (as each function does on Kubernetes).
+  const metricsServer = roles.splitter ? undefined : await serveMetrics(runtime.metrics, settings.HOST, settings.PORT);
+  const metricsUrl = metricsServer ? `http://${settings.HOST}:${metricsServer.port}/metrics` : `${runtime.url}/metrics`;
+  process.send?.({ type: 'ready', name: instance, url: roles.splitter ? (runtime.url ?? null) : null, model: model.describe(), metrics: metricsUrl });
 
   let stopping = false;
   const stop = async (why: string) => {
@@ -90,6 +97,7 @@ async function runRole(spec: RoleSpec): Promise<void> {
     stopping = true;
     log.info({ why }, 'stopping');
     await runtime.close().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'runtime close'));
+    metricsServer?.server.close();
     await bus.close().catch(() => {});
     await model.close().catch(() => {});
     await store.close().catch(() => {});
@@ -100,6 +108,17 @@ async function runRole(spec: RoleSpec): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // The launcher died (even by SIGKILL): do not linger as an orphan.
   process.on('disconnect', () => void stop('launcher gone'));
+}
+
+/** `GET /metrics` alone on host:port; a taken port is a ConfigError naming PORT. */
+async function serveMetrics(metrics: Metrics, host: string, port: number) {
+  const app = new Hono();
+  app.route('/', metricsRoute(metrics));
+  try {
+    return await listen(app.fetch, host, port);
+  } catch (err) {
+    throw new ConfigError(`cannot serve /metrics on ${host}:${port} (PORT + 1 + the role's place; PORT=0 takes free ports): ${messageOf(err)}`);
+  }
 }
 
 /** Creates the default database when it is missing; fails with a message naming DATABASE_URL. */
@@ -167,14 +186,17 @@ async function runLauncher(): Promise<void> {
   let announced = false;
   const say = (line: string) => process.stdout.write(`cluster: ${line}\n`);
 
+  // The splitter takes PORT (the API); the others serve /metrics on the ports after it, in the
+  // order of `specs` (8081 merger, 8082 feedback, 8083… inference by default), or free ports with PORT=0.
+  const portOf = (spec: RoleSpec) => (settings.PORT === 0 || spec === 'splitter' ? settings.PORT : settings.PORT + specs.indexOf(spec));
   const start = (c: Child) => {
-    const proc = spawn(process.execPath, [import.meta.filename, '--role', c.spec], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = spawn(process.execPath, [import.meta.filename, '--role', c.spec], { env: { ...env, PORT: String(portOf(c.spec)) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     c.proc = proc;
     c.startedAt = Date.now();
     say(`${nameOf(c.spec)} started (pid ${proc.pid})`);
-    proc.on('message', (m: { type?: string; name?: string; url?: string | null; model?: string }) => {
+    proc.on('message', (m: { type?: string; name?: string; url?: string | null; model?: string; metrics?: string }) => {
       if (m.type !== 'ready') return;
-      say(`${m.name} ready${m.model ? ` (${m.model})` : ''}`);
+      say(`${m.name} ready${m.model ? ` (${m.model})` : ''}${m.metrics ? `, metrics at ${m.metrics}` : ''}`);
       if (m.url) apiUrl = m.url;
       ready.add(nameOf(c.spec));
       if (ready.size === specs.length && apiUrl && !announced) {
