@@ -35,8 +35,8 @@ const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k
  * namespace takes no connection unless a policy here allows it.
  * - the functions: from Knative's data plane only (activator, Kourier), which fronts every
  *   request to them: OpenWebUI's, n8n's and the RabbitMQ sources';
- * - each inference pod's Ollama: from the functions (and n8n, whose rule drafting asks the
- *   planner model directly);
+ * - each inference pod's Ollama: from the functions only (n8n's rule drafting asks the planner
+ *   model through the splitter's API, like any client);
  * - Postgres, PostgREST and the Supabase gateway: from the functions, n8n and each other (the
  *   migration Job reaches Postgres);
  * - RabbitMQ: from this namespace's pods (functions, n8n, the sources' adapters, its own nodes)
@@ -59,7 +59,7 @@ export class NetworkPolicies extends Construct {
 
     policy('default-deny-ingress', {}, []);
     policy('functions-from-knative', functions, [{ from: KNATIVE_DATA_PLANE_NAMESPACES.map(inNamespace) }]);
-    policy('ollama-from-functions', byName('inference'), [{ from: from(functions, byName('n8n')), ports: [tcp(ports.ollama)] }]);
+    policy('ollama-from-functions', byName('inference'), [{ from: from(functions), ports: [tcp(ports.ollama)] }]);
     policy('postgres', byName('supabase-db'), [{ from: from(functions, byName('n8n'), byName('postgrest'), byName('supabase-migrate')), ports: [tcp(ports.postgres)] }]);
     policy('postgrest', byName('postgrest'), [{ from: from(functions, byName('n8n'), byName('supabase-gateway')), ports: [tcp(ports.postgrest)] }]);
     policy('supabase-gateway', byName('supabase-gateway'), [{ from: from(functions, byName('n8n')), ports: [tcp(ports.gateway)] }]);

@@ -65,7 +65,7 @@ describe('the network: default-deny, then only what each part needs', () => {
     }
   });
 
-  it('the functions take connections from Knative\'s data plane only; Ollama from the functions (and n8n\'s rule drafting)', () => {
+  it('the functions take connections from Knative\'s data plane only; Ollama from the functions only', () => {
     const fn = { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'merger' };
     const rules = allows.filter((p) => matches(p.spec.podSelector, fn)).flatMap((p) => p.spec.ingress as Array<{ from: unknown[]; ports?: unknown[] }>);
     assert.deepEqual(rules, [
@@ -80,7 +80,7 @@ describe('the network: default-deny, then only what each part needs', () => {
     assert.deepEqual(ollama.spec.ingress[0].ports, [{ protocol: 'TCP', port: 11434 }]);
     const from = ollama.spec.ingress[0].from.map((f: { podSelector: Selector }) => f.podSelector);
     assert.ok(from.some((s: Selector) => matches(s, { ...fn, 'app.kubernetes.io/name': 'splitter' })));
-    assert.ok(!from.some((s: Selector) => matches(s, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': 'openwebui' })), 'OpenWebUI cannot reach a model server');
+    for (const who of ['openwebui', 'n8n']) assert.ok(!from.some((s: Selector) => matches(s, { 'app.kubernetes.io/part-of': 'aiproc', 'app.kubernetes.io/name': who })), `${who} cannot reach a model server`);
   });
 
   it('Postgres and PostgREST take connections from the functions and n8n (and their own Supabase pieces), not OpenWebUI', () => {

@@ -28,7 +28,9 @@ import { EventTypes, makeEvent, type AnyEvent } from '../../functions/lib/events
 import type { Store } from '../../functions/lib/store/types.ts';
 import { ensureN8n, importPatched as importWith, N8N_VERSION, n8nBin, n8nCacheDir as cacheDir, n8nEnv, readWorkflow, repoN8n, run } from '../support/n8n.ts';
 import { makeCtx, openStore, seedJob } from '../feedback/support.ts';
+import { startAiproc, type AiprocProcess } from '../support/aiproc-process.ts';
 import { freePort } from '../support/free-port.ts';
+import { startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
 
 /** The newest n8n whose dependencies all resolve from the registry here (2.41.3 names an @n8n/agents that is missing). */
 describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
@@ -50,9 +52,10 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
   let webAppOnly = false;
   /** The feedback endpoint answers 503 (aiproc down) while set. */
   let feedbackDown = false;
-  let ollama: ReturnType<typeof createServer>;
-  let ollamaUrl: string;
-  const ollamaCalls: Array<Record<string, any>> = [];
+  // The rule drafting asks a real aiproc (npm start) for the planner model, on a scripted Ollama.
+  let ollama: ScriptedOllama;
+  let aiproc: AiprocProcess;
+  let draftUrl: string;
   // A stand-in for aiproc's POST /v1/eval/rule (the route itself is tested in test/eval/rule-check.test.ts).
   let evalServer: ReturnType<typeof createServer>;
   let evalUrl: string;
@@ -115,18 +118,11 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
     await new Promise<void>((r) => openwebui.listen(0, '127.0.0.1', r));
     openwebuiUrl = `http://127.0.0.1:${(openwebui.address() as AddressInfo).port}`;
 
-    // A stand-in for Ollama's POST /api/chat: the planner "drafts" a fixed rule.
-    ollama = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        ollamaCalls.push({ url: req.url, ...JSON.parse(body || '{}') });
-        const draft = { scope: 'merger', model: '*', text: 'Keep the merged answer under 300 words.', reason: 'answers were called too long' };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: 'codellama:7b-instruct', created_at: new Date().toISOString(), message: { role: 'assistant', content: JSON.stringify(draft) }, done: true, done_reason: 'stop' }));
-      });
-    });
-    await new Promise<void>((r) => ollama.listen(0, '127.0.0.1', r));
-    ollamaUrl = `http://127.0.0.1:${(ollama.address() as AddressInfo).port}`;
+    // The planner model "drafts" a fixed rule; aiproc (with n8n's key as an admin key) serves it.
+    const draft = { scope: 'merger', model: '*', text: 'Keep the merged answer under 300 words.', reason: 'answers were called too long' };
+    ollama = await startScriptedOllama(() => ({ content: JSON.stringify(draft) }));
+    aiproc = await startAiproc({ OLLAMA_HOST: ollama.url, AIPROC_ADMIN_KEYS: `n8n:${apiKey}` });
+    draftUrl = `${aiproc.url}/v1/chat/completions`;
 
     evalServer = createServer((req, res) => {
       let body = '';
@@ -143,7 +139,8 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
 
   after(async () => {
     await new Promise<void>((r) => (openwebui ? openwebui.close(() => r()) : r()));
-    await new Promise<void>((r) => (ollama ? ollama.close(() => r()) : r()));
+    await aiproc?.stop();
+    await ollama?.close();
     await new Promise<void>((r) => (evalServer ? evalServer.close(() => r()) : r()));
     await new Promise<void>((r) => (feedbackServer ? feedbackServer.close(() => r()) : r()));
     await store?.close();
@@ -239,16 +236,19 @@ describe('n8n workflows in a real n8n', { timeout: 25 * 60_000 }, () => {
       { id: 'fb-happy', user_id: 'user-2', version: 0, type: 'rating', data: { rating: 1, model_id: 'aiproc', comment: 'great' }, meta: { chat_id: chatId, message_id: messageId }, created_at: now, updated_at: now },
     ];
     feedbackCalls.length = 0;
-    const wf = await importPatched('rule-drafting.json', { openwebuiUrl, feedbackUrl, ollamaUrl, evalUrl, plannerModel: 'codellama:7b-instruct' });
+    const wf = await importPatched('rule-drafting.json', { openwebuiUrl, feedbackUrl, draftUrl, evalUrl });
     const r = await n8n('execute', `--id=${wf.id}`, '--rawOutput');
     assert.equal(r.code, 0, r.out.slice(-6000));
 
-    assert.equal(ollamaCalls.length, 1);
-    assert.equal(ollamaCalls[0]!.url, '/api/chat');
-    assert.equal(ollamaCalls[0]!.model, 'codellama:7b-instruct');
-    assert.equal(ollamaCalls[0]!.format.type, 'object');
-    assert.match(JSON.stringify(ollamaCalls[0]!.messages), /far too long/);
-    assert.doesNotMatch(JSON.stringify(ollamaCalls[0]!.messages), /great/);
+    // One call, through aiproc's API to the planner's model (never to Ollama from n8n), held to the schema.
+    assert.equal(ollama.received.length, 1);
+    const asked = ollama.received[0]!;
+    assert.equal(asked.model, 'codellama:7b-instruct');
+    assert.deepEqual((asked.format as { required: string[] }).required, ['scope', 'model', 'text', 'reason']);
+    assert.match(JSON.stringify(asked.messages), /far too long/);
+    assert.doesNotMatch(JSON.stringify(asked.messages), /great/);
+    const listed = (await (await fetch(`${aiproc.url}/v1/jobs?limit=5`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { data: { model: string; principal: string }[] };
+    assert.deepEqual(listed.data.map((j) => [j.model, j.principal]), [['codellama-7b', 'admin:n8n']]);
     assert.deepEqual(feedbackCalls.map((c) => [c.headers['ce-type'], c.status]), [['dev.aiproc.rule.proposed', 202]]);
     assert.deepEqual(evalCalls, [{ authorization: `Bearer ${apiKey}`, body: { rule: { scope: 'merger', model: '*', text: 'Keep the merged answer under 300 words.' }, questions: 6 } }]);
     const proposed = (await store.listRules({ scope: 'merger' })).filter((x) => x.text === 'Keep the merged answer under 300 words.');

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FeedbackRatedSchema, PerformanceReportedSchema, RuleProposedSchema } from '../../functions/lib/events/index.ts';
+import { completion, parseChatRequest } from '../../functions/lib/http/openai.ts';
 
 /** The n8n workflow files, parsed. */
 const dir = join(import.meta.dirname, '../../n8n');
@@ -143,7 +144,7 @@ describe('n8n workflow files', () => {
   it('rule drafting asks the planner about low ratings and proposes its rule inactive', async () => {
     const now = Math.floor(Date.now() / 1000);
     const select = code('rule-drafting.json', 'Low-rated answers');
-    const settings = { plannerModel: 'codellama:7b-instruct', maxScore: 4, sinceHours: 24 };
+    const settings = { plannerModel: 'codellama-7b', maxScore: 4, sinceHours: 24 };
     const none = await runCode(select, [{ id: 'a', type: 'rating', data: { rating: 1, comment: 'fine' }, updated_at: now }], { nodes: { Settings: settings } });
     assert.deepEqual(none, []);
     // The web app's HTML page (a wrong URL, another version) fails the run instead of reading as "no ratings".
@@ -155,13 +156,26 @@ describe('n8n workflow files', () => {
     ], { nodes: { Settings: settings } });
     assert.equal(asked.length, 1);
     assert.equal(asked[0]!.json.count, 2);
-    assert.equal(asked[0]!.json.request.model, 'codellama:7b-instruct');
-    assert.match(asked[0]!.json.request.messages[1].content, /way too long[\s\S]*missed the point/);
+    const request = asked[0]!.json.request;
+    assert.equal(request.model, 'codellama-7b');
+    assert.match(request.messages[1].content, /way too long[\s\S]*missed the point/);
+    // It is a request aiproc's own API takes (the parser of POST /v1/chat/completions), held to the schema.
+    const parsed = parseChatRequest(request);
+    assert.deepEqual(parsed.options.format && (parsed.options.format as { required: string[] }).required, ['scope', 'model', 'text', 'reason']);
+    // It goes to aiproc with the aiproc API key, not to Ollama: the drafting node and its settings.
+    const ask = wf('rule-drafting.json').nodes.find((n) => n.name === 'Planner drafts a rule')!;
+    assert.equal(ask.parameters.url, "={{ $('Settings').first().json.draftUrl }}");
+    assert.equal(ask.credentials?.httpBearerAuth?.name, 'aiproc API key');
+    const names = (wf('rule-drafting.json').nodes.find((n) => n.name === 'Settings')!.parameters as { assignments: { assignments: Array<{ name: string; value: unknown }> } }).assignments.assignments;
+    assert.equal(names.find((a) => a.name === 'draftUrl')?.value, 'http://splitter.aiproc.svc.cluster.local/v1/chat/completions');
+    assert.equal(names.some((a) => /ollama/i.test(a.name)), false);
 
+    // aiproc's answer (its own completion shape) becomes the proposal; an answer that is not JSON is dropped.
     const propose = code('rule-drafting.json', 'rule.proposed (inactive)');
+    const answer = (content: string) => completion('job-1', 'codellama-7b', content, { promptTokens: 1, completionTokens: 1 });
     const drafted = await runCode(propose, [
-      { message: { content: JSON.stringify({ scope: 'merger', model: '*', text: 'Keep answers under 200 words.', reason: 'too verbose' }) } },
-      { message: { content: 'not json' } },
+      answer(JSON.stringify({ scope: 'merger', model: '*', text: 'Keep answers under 200 words.', reason: 'too verbose' })),
+      answer('not json'),
     ]);
     assert.equal(drafted.length, 1);
     const rule = RuleProposedSchema.parse(drafted[0]!.json.data);
