@@ -183,8 +183,13 @@ describe(`OpenWebUI ${OPENWEBUI_VERSION} in a real browser, connected to aiproc 
   let chatId: string;
   it('a two-part question shows a live reasoning block, then the answer with a rendered code block; the chat gets its generated title', async () => {
     chatId = await ask(QUESTION, async () => {
-      // GIVEN the first part is held: the reasoning block is open and still thinking
-      await page.locator('.chat-assistant').last().getByText('Thinking...').waitFor({ timeout: 240_000 });
+      // GIVEN the first part is held: the reasoning block is there and the answer unfinished. The
+      // block says "Thinking..." until the first answer text arrives; with a stitched answer that
+      // is the merger's opening, written while the parts run, so it may already say "Thought for…".
+      const reply = page.locator('.chat-assistant').last();
+      await reply.getByText(/^(Thinking\.\.\.|Thought for .+)$/).first().waitFor({ timeout: 240_000 });
+      assert.equal(await reply.getByText('A monad chains computations that carry a context.').count(), 0, 'part 1 is still held');
+      assert.equal(await page.locator('button[aria-label="Good Response"]').count(), 0, 'the message is not finished');
       await shot('2-reasoning-live');
       held.open();
     });
