@@ -36,7 +36,10 @@ describe('npm start on a real small model', () => {
     app = await startAiproc({ AIPROC_MODEL: await testModel(), AIPROC_MODELS_FILE: modelsFile, AIPROC_MAX_TOKENS: '48' }, { dataDir });
     client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   }, REAL_MODEL);
-  after(() => app?.stop());
+  after(async () => {
+    await app?.stop();
+    if (app) (await import('node:fs')).rmSync(app.dataDir, { recursive: true, force: true });
+  });
 
   test('says it runs the embedded engine on the model file', REAL_MODEL, () => {
     assert.match(app.stdout(), /models: +embedded llama\.cpp \(\w+\) with SmolLM2-135M-Instruct\.Q4_1\.gguf, one chat at a time, \d+ tokens each \(from AIPROC_MODEL\)/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -34,12 +34,14 @@ class CountingModel implements ModelClient {
 describe('the merger', () => {
   let store: Store;
   let ctx: FunctionContext;
+  let dataDir: string;
   let model: CountingModel;
   const emitted: AnyEvent[] = [];
   const info = { attempt: 1, signal: new AbortController().signal };
 
   before(async () => {
-    const settings = loadSettings({ AIPROC_DATA_DIR: mkdtempSync(join(tmpdir(), 'aiproc-merger-')) }, { dotenv: false });
+    dataDir = mkdtempSync(join(tmpdir(), 'aiproc-merger-'));
+    const settings = loadSettings({ AIPROC_DATA_DIR: dataDir }, { dotenv: false });
     store = createStore(settings);
     await store.init();
     model = new CountingModel();
@@ -54,7 +56,10 @@ describe('the merger', () => {
       instance: 'merger-test',
     };
   });
-  after(async () => store?.close());
+  after(async () => {
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   async function jobWithParts(n: number): Promise<string> {
     const jobId = crypto.randomUUID();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -71,12 +71,19 @@ export async function spawnListening(entry: string, env: Record<string, string>,
   };
 }
 
+/** The data folders startAiproc made: removed when the test file's process exits (a test may start a second process on one). */
+const madeDataDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeDataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /**
  * Runs `npm start`'s entry (`functions/main.ts`, with its Node options) on a free port with its own data folder.
  * @example const app = await startAiproc({ OLLAMA_HOST: ollama.url })
  */
 export async function startAiproc(env: Record<string, string>, opts: { dataDir?: string } = {}): Promise<AiprocProcess & { dataDir: string }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aiproc-e2e-'));
+  if (!opts.dataDir) madeDataDirs.add(dataDir);
   const p = await spawnListening('functions/main.ts', {
     PORT: '0',
     AIPROC_DATA_DIR: dataDir,
@@ -85,6 +92,8 @@ export async function startAiproc(env: Record<string, string>, opts: { dataDir?:
     // Keep the embedded engine out of the way unless a test names a model file.
     OLLAMA_HOST: 'http://127.0.0.1:9',
     ...env,
-  }, { nodeArgs: startNodeArgs() });
+    // AIPROC_TEST_LOGS=<level>: the process logs at that level, to this test's stderr.
+    ...(process.env['AIPROC_TEST_LOGS'] && { LOG_LEVEL: process.env['AIPROC_TEST_LOGS'] }),
+  }, { nodeArgs: startNodeArgs(), echoStderr: Boolean(process.env['AIPROC_TEST_LOGS']) });
   return { ...p, dataDir };
 }
