@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { startRuntime, type Runtime } from './app.ts';
 import { MemoryBus } from './lib/bus/memory.ts';
 import type { ModelsConfig } from './lib/config/models.ts';
@@ -8,7 +7,6 @@ import type { Logger } from './lib/log.ts';
 import type { Telemetry } from './lib/telemetry/index.ts';
 import type { ModelClient } from './lib/models/types.ts';
 import { createStore, type DescribedStore } from './lib/store/index.ts';
-import { pgliteCreation } from './lib/store/pglite-driver.ts';
 
 export interface Embedded {
   runtime: Runtime;
@@ -29,23 +27,8 @@ export async function startEmbedded(opts: { settings: Settings; config: ModelsCo
   const { settings, config, log } = opts;
   mkdirSync(settings.AIPROC_DATA_DIR, { recursive: true });
   const pglite = !settings.DATABASE_URL && !settings.SUPABASE_URL;
-  // A new database comes from the shipped template; only without one that fits does initdb run.
-  const initdb = pglite && pgliteCreation(join(settings.AIPROC_DATA_DIR, 'pglite')) === 'initdb';
-  let store = createStore(settings, log);
+  const store = createStore(settings, log);
   await store.init();
-  if (initdb) {
-    // initdb grows PGlite's WebAssembly memory by ~250 MB (bench:memory), and WebAssembly memory
-    // never shrinks: serve from a fresh instance, and collect the old one now (npm start runs
-    // with --expose-gc) rather than whenever V8 idles.
-    await store.close();
-    // Two collections, a turn apart: the first finalises the old instance, the second frees its memory.
-    const gc = (globalThis as { gc?: () => void }).gc;
-    gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-    gc?.();
-    store = createStore(settings, log);
-    await store.init();
-  }
   // PGlite belongs to this process alone: a job left unfinished was cut off by the last stop
   // (its queued work lived in memory). Say so in the job instead of leaving it running forever.
   if (pglite) {

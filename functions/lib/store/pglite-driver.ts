@@ -8,20 +8,6 @@ import { lockFolder } from './folder-lock.ts';
 import { pgliteOptions } from './pglite-memory.ts';
 import { createFromTemplate, strayFiles, templateFit, templateTar, type TemplateFit } from './pglite-template.ts';
 
-/** How opening a PGlite folder (or memory) gets its database. */
-export type Creation = 'exists' | 'template' | 'initdb';
-
-/**
- * What opening `dir` will do: use the database there, unpack the shipped template (when it fits
- * the installed PGlite and is whole), or run initdb (about 250 MB more while it runs;
- * docs/embedded-engine.md: Memory). The template is checked only when there is no database.
- * @example if (pgliteCreation(dir) === 'initdb') log.warn('creating the database takes a while')
- */
-export function pgliteCreation(dir: string | undefined, fit: () => TemplateFit = templateFit): Creation {
-  if (dir && existsSync(join(dir, 'PG_VERSION'))) return 'exists';
-  return fit().fits ? 'template' : 'initdb';
-}
-
 /**
  * PGlite (Postgres in WebAssembly, in this process) behind the SqlDriver interface. It serves
  * one connection: PGlite's own mutex queues queries and holds them while a transaction runs.
@@ -30,7 +16,8 @@ export function pgliteCreation(dir: string | undefined, fit: () => TemplateFit =
  * Opening starts at once and queries wait for it, so construction stays synchronous (a folder
  * that is locked, or holds other files, is refused at once).
  * A new database comes from the shipped template (pglite-template.ts) when it fits the installed
- * PGlite, else from initdb, with a warning that says why (`opts.log`).
+ * PGlite, else from initdb, with a warning that says why (`opts.log`); a folder made by initdb is
+ * then opened once more, so the instance that ran it is not the one that serves.
  * @example const driver = pgliteDriver(join(settings.AIPROC_DATA_DIR, 'pglite'))
  */
 export function pgliteDriver(dir?: string, opts: { log?: Logger; fit?: TemplateFit } = {}): SqlDriver {
@@ -74,6 +61,7 @@ export function pgliteDriver(dir?: string, opts: { log?: Logger; fit?: TemplateF
 /** The database in `dir` (or memory), from the template, initdb or what is there; once ready. */
 async function open(dir: string | undefined, opts: { log?: Logger; fit?: TemplateFit }): Promise<PGlite> {
   const options: PGliteOptions = pgliteOptions();
+  let initdb = false;
   if (!(dir && existsSync(join(dir, 'PG_VERSION')))) {
     let fit = opts.fit ?? templateFit();
     if (fit.fits) {
@@ -85,11 +73,26 @@ async function open(dir: string | undefined, opts: { log?: Logger; fit?: Templat
       }
     }
     if (!fit.fits) opts.log?.warn(`creating the database with initdb (a few seconds, about 500 MB while it runs): ${fit.why}; npm run pglite:template makes a template that fits`);
+    initdb = !fit.fits;
   }
   if (dir) mkdirSync(dir, { recursive: true });
-  // Not `new PGlite(undefined, options)`: without a folder PGlite reads its first argument as the
-  // options and drops the second (so in-memory stores once ran with none of these settings).
-  const db = dir ? new PGlite(dir, options) : new PGlite(options);
-  await db.waitReady;
-  return db;
+  const start = async () => {
+    // Not `new PGlite(undefined, options)`: without a folder PGlite reads its first argument as the
+    // options and drops the second (so in-memory stores once ran with none of these settings).
+    const db = dir ? new PGlite(dir, options) : new PGlite(options);
+    await db.waitReady;
+    return db;
+  };
+  const db = await start();
+  if (!(dir && initdb)) return db;
+  // initdb grows PGlite's WebAssembly memory by ~250 MB (bench:memory), and WebAssembly memory
+  // never shrinks: serve from a fresh instance, and collect the old one now (npm start runs with
+  // --expose-gc) rather than whenever V8 idles. Two collections, a turn apart: the first
+  // finalises the old instance, the second frees its memory.
+  await db.close();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc?.();
+  return start();
 }
