@@ -13,16 +13,22 @@ const chat = (app: Embedded, key: string, user?: string) =>
     body: JSON.stringify({ model: 'codellama-7b', messages: [{ role: 'user', content: 'hi' }] }),
   });
 
+/** A model that holds every answer until `hold.open()`. */
+function heldModel() {
+  const hold = gate();
+  const model = new ScriptModel(async () => {
+    await hold.wait;
+    return result('done');
+  });
+  return { hold, model };
+}
+
 describe('limits per principal', () => {
   const apps: Embedded[] = [];
   after(() => Promise.all(apps.map((a) => a.close())));
 
   test('AIPROC_MAX_JOBS_PER_KEY: a key with that many jobs running gets 429 with Retry-After; other keys and end users do not', async () => {
-    const hold = gate();
-    const model = new ScriptModel(async () => {
-      await hold.wait;
-      return result('done');
-    });
+    const { hold, model } = heldModel();
     const app = await startEmbedded(model, { ...keys, AIPROC_MAX_JOBS_PER_KEY: '1' });
     apps.push(app);
     const first = chat(app, 'key-a');
@@ -44,11 +50,7 @@ describe('limits per principal', () => {
 
   test('AIPROC_MAX_JOBS_PER_KEY holds for requests at the same instant: the count and the new job are one step', async () => {
     // GIVEN a limit of 2 and a model that holds every answer
-    const hold = gate();
-    const model = new ScriptModel(async () => {
-      await hold.wait;
-      return result('done');
-    });
+    const { hold, model } = heldModel();
     const app = await startEmbedded(model, { ...keys, AIPROC_MAX_JOBS_PER_KEY: '2' });
     apps.push(app);
     // AND six requests that all read the usage before any of their jobs exists (what two splitter
