@@ -60,6 +60,12 @@ export interface RuntimeOptions {
   /** Serve the API (splitter role) on settings.HOST:PORT. Default true. */
   listen?: boolean;
   /**
+   * With the merger role: sweep the store for syntheses and jobs left unfinished (startRecovery).
+   * Default true; off for the eval's private pipelines, which share the deployment's store but
+   * not its bus (what they would fail or finish there, no client of the deployment would hear).
+   */
+  recovery?: boolean;
+  /**
    * Parts of one model this process works on at once. Default: the model's per-pod
    * `scaling.concurrency` (one process = one pod). The embedded default passes what the whole
    * deployment would offer (max × concurrency): its engine bounds real parallelism itself.
@@ -149,7 +155,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         },
       }),
     );
-    stops.push(startRecovery(mctx));
+    if (opts.recovery !== false) stops.push(startRecovery(mctx));
   }
 
   if (roles.feedback) {
@@ -258,6 +264,7 @@ async function privateRuntime(opts: RuntimeOptions, store: Store): Promise<Priva
     roles: { splitter: true, merger: true, inference: opts.config.models.map((m) => m.slug) },
     instance: undefined,
     listen: false,
+    recovery: false,
     // Its own registry, never served: the check's jobs are not the deployment's traffic.
     metrics: new Metrics({ processMetrics: false }),
   });

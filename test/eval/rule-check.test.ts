@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { startRuntime } from '../../functions/app.ts';
 import { startEmbedded, type Embedded } from '../../functions/embedded.ts';
+import { MemoryBus } from '../../functions/lib/bus/memory.ts';
 import { loadModelsConfig } from '../../functions/lib/config/models.ts';
 import { loadSettings } from '../../functions/lib/config/settings.ts';
 import { OllamaClient } from '../../functions/lib/models/ollama.ts';
+import { pgliteDriver } from '../../functions/lib/store/pglite-driver.ts';
+import { SqlStore } from '../../functions/lib/store/sql-store.ts';
 import { roleOf, startScriptedOllama, type ScriptedOllama } from '../support/scripted-ollama.ts';
 import { evalScript, isJudge, shown, verdict } from './support.ts';
 
@@ -80,5 +84,41 @@ describe('the eval API checks a rule before it is activated', () => {
     assert.match(((await judge.json()) as { error: { message: string } }).error.message, /"gpt-9" is not a configured model/);
     const missing = await post({ ruleId: '00000000-0000-0000-0000-000000000000' });
     assert.equal(missing.status, 404);
+  });
+});
+
+describe('the rule check leaves the deployment\'s jobs to the deployment', () => {
+  test('its private pipelines sweep nothing: no recovery runs on the shared store during a check', async () => {
+    // GIVEN a splitter alone (no merger of its own, so no recovery of its own) on a store that
+    // records every recovery sweep
+    const ollama = await startScriptedOllama(evalScript(() => verdict('tie')));
+    const settings = loadSettings({ AIPROC_DATA_DIR: tmpdir(), PORT: '0', LOG_LEVEL: 'silent' }, { dotenv: false });
+    const real = new SqlStore(pgliteDriver());
+    await real.init();
+    const sweeps: string[] = [];
+    const store = new Proxy(real, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop === 'staleJobs' || prop === 'jobsAwaitingSynthesis') return (...args: unknown[]) => (sweeps.push(prop), value.apply(target, args));
+        return value.bind(target);
+      },
+    });
+    const log = pino({ level: 'silent' });
+    const bus = new MemoryBus({ log });
+    const rt = await startRuntime({ settings, config: loadModelsConfig(settings.AIPROC_MODELS_FILE), log, bus, store, model: new OllamaClient({ host: ollama.url }), roles: { splitter: true }, listen: false });
+    try {
+      // WHEN a rule is checked (two private pipelines, each with a merger, on this store)
+      const res = await rt.app!.request('/v1/eval/rule', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rule: { scope: 'inference', model: '*', text: RULE }, questions: 1 }) });
+      assert.equal(res.status, 200, await res.clone().text());
+      // THEN neither swept the store: what they would fail or finish there belongs to the
+      // deployment's mergers, whose clients are on another bus
+      assert.deepEqual(sweeps, []);
+    } finally {
+      await rt.close();
+      await bus.close();
+      await real.close();
+      await ollama.close();
+    }
   });
 });
