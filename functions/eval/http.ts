@@ -1,14 +1,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { jsonBody, parse } from '../feedback/rules-api.ts';
 import type { FunctionContext } from '../lib/context.ts';
-import { AiprocError, BadInputError, NotFoundError, statusOf } from '../lib/errors.ts';
+import { BadInputError, NotFoundError } from '../lib/errors.ts';
 import { RuleProposedSchema } from '../lib/events/index.ts';
 import { allowRoles } from '../lib/http/auth.ts';
-import { errorBody } from '../lib/http/openai.ts';
+import { jsonBody, jsonErrors, parse } from '../lib/http/json-api.ts';
 import type { Store } from '../lib/store/types.ts';
 import { largestModel } from './configs.ts';
-import { DEFAULT_QUESTIONS, loadQuestions, pickQuestions } from './questions.ts';
+import { DEFAULT_QUESTIONS, loadQuestions, pickQuestions, type Question } from './questions.ts';
 import { checkRule, type PrivateRuntime, type RuleCandidate } from './rule-check.ts';
 
 const CheckBody = z
@@ -37,6 +36,9 @@ const CheckBody = z
 export function createEvalApi(ctx: FunctionContext, deps: { runtime: (store: Store) => Promise<PrivateRuntime> }): Hono {
   const app = new Hono();
   const slugs = ctx.config.models.map((m) => m.slug);
+  const defaultJudge = largestModel(ctx.config.models.map((m) => ({ slug: m.slug, tag: m.ollama })));
+  // The shipped questions, read on the first check (most processes never run one).
+  let shipped: Question[] | undefined;
   // A check reads any stored rule and costs many model calls: administrators only, like the rules API.
   app.use('*', allowRoles('admin'));
 
@@ -51,8 +53,9 @@ export function createEvalApi(ctx: FunctionContext, deps: { runtime: (store: Sto
       if (!found) throw new NotFoundError(`no rule version ${body.ruleId}`);
       rule = found;
     }
-    const judge = body.judge ?? largestModel(ctx.config.models.map((m) => ({ slug: m.slug, tag: m.ollama })));
-    const questions = pickQuestions(loadQuestions(DEFAULT_QUESTIONS), body.questions);
+    const judge = body.judge ?? defaultJudge;
+    shipped ??= loadQuestions(DEFAULT_QUESTIONS);
+    const questions = pickQuestions(shipped, body.questions);
     ctx.log.info({ scope: rule.scope, model: rule.model, questions: questions.length, judge }, 'eval: checking a rule');
     const run = await checkRule(ctx, rule, { questions, judge, runtime: deps.runtime, ...(body.maxTokens !== undefined && { maxTokens: body.maxTokens }) });
     return c.json({
@@ -72,12 +75,6 @@ export function createEvalApi(ctx: FunctionContext, deps: { runtime: (store: Sto
       })),
     });
   });
-
-  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
-  app.onError((err, c) => {
-    const status = statusOf(err);
-    if (!(err instanceof AiprocError) || status >= 500) ctx.log.error({ err }, 'eval API request failed');
-    return c.json(errorBody(err), status as 400);
-  });
+  jsonErrors(app, ctx.log, 'eval API');
   return app;
 }

@@ -1,12 +1,11 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import type { FunctionContext } from '../lib/context.ts';
-import { AiprocError, BadInputError, NotFoundError, messageOf, statusOf } from '../lib/errors.ts';
+import { NotFoundError } from '../lib/errors.ts';
 import { RuleProposedSchema, RuleScope } from '../lib/events/index.ts';
 import type { RuleView } from '../lib/store/types.ts';
 import { allowRoles } from '../lib/http/auth.ts';
-import { requireWellFormed } from '../lib/well-formed.ts';
-import { errorBody } from '../lib/http/openai.ts';
+import { jsonBody, jsonErrors, parse } from '../lib/http/json-api.ts';
 
 /**
  * Who made a rule is the server's to say, from the credential: a rule made here was made by an
@@ -115,35 +114,11 @@ export function createRulesApi(ctx: FunctionContext): Hono {
     return c.json(rule, 201);
   });
 
-  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
-  app.onError((err, c) => {
-    const status = statusOf(err);
-    if (!(err instanceof AiprocError) || status >= 500) ctx.log.error({ err }, 'rules API request failed');
-    return c.json(errorBody(err), status as 400);
-  });
+  jsonErrors(app, ctx.log, 'rules API');
 
   function changed(what: string, rule: RuleView): void {
     ctx.rules.invalidate();
     ctx.log.info({ ruleId: rule.ruleId, id: rule.id, version: rule.version, scope: rule.scope, model: rule.model, active: rule.active }, `rule ${what}`);
   }
   return app;
-}
-
-export async function jsonBody(c: Context): Promise<unknown> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch (err) {
-    throw new BadInputError(`the body is not JSON: ${messageOf(err)}`);
-  }
-  requireWellFormed(body);
-  return body;
-}
-
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const first = r.error.issues[0];
-  const param = first?.path.length ? first.path.join('.') : null;
-  throw new BadInputError(`${where}${param ? `.${param}` : ''}: ${first?.message ?? 'invalid'}`, { param });
 }

@@ -4,12 +4,13 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Bus } from '../lib/bus/types.ts';
 import { tokenBudget } from '../lib/config/settings.ts';
 import type { FunctionContext } from '../lib/context.ts';
-import { BadInputError, CancelledError, NotFoundError, TooLargeError, TooManyRequestsError, messageOf, statusOf } from '../lib/errors.ts';
+import { BadInputError, CancelledError, NotFoundError, TooLargeError, messageOf } from '../lib/errors.ts';
 import { EventTypes, makeEvent, SynthesisSchema, type Synthesis } from '../lib/events/index.ts';
 import { jobScope, maySee, type Principal } from '../lib/auth/principal.ts';
 import { principalAuth } from '../lib/http/auth.ts';
 import { healthRoutes } from '../lib/http/health.ts';
-import { errorBody, parseChatRequest } from '../lib/http/openai.ts';
+import { jsonErrors } from '../lib/http/json-api.ts';
+import { parseChatRequest } from '../lib/http/openai.ts';
 import { streamCompletion, taskCompletion, wholeCompletion } from './relay.ts';
 import { openWebUITask } from './tasks.ts';
 import { newJob, PIPELINE_MODEL, startJob } from './handler.ts';
@@ -38,13 +39,7 @@ export interface ApiOptions {
 export function createApi(opts: ApiOptions): Hono {
   const { ctx, bus, hub } = opts;
   const app = new Hono();
-  app.onError((err, c) => {
-    const status = statusOf(err);
-    if (status >= 500) ctx.log.error({ err: messageOf(err), path: c.req.path }, 'request failed');
-    if (err instanceof TooManyRequestsError) c.header('Retry-After', String(err.retryAfterSeconds));
-    return c.json(errorBody(err), status as 400);
-  });
-  app.notFound((c) => c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`)), 404));
+  jsonErrors(app, ctx.log, 'API');
 
   app.route('/', healthRoutes(opts.ready ?? (async () => {})));
 
