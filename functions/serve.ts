@@ -124,8 +124,9 @@ async function run(): Promise<void> {
   let stopRecovery = () => {};
   if (fn === 'inference') {
     // A series from the start: one per pod that serves the model (the dashboard counts pods by it).
-    rt.metrics.partsInFlight.set({ model: slug! }, 0);
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(slug!, () => inferenceHandler(ev, ctx, info, slug))), { ...opts, accepts: [EventTypes.taskRequested] }));
+    const serves = slug!; // checked above: a configured model
+    rt.metrics.partsInFlight.set({ model: serves }, 0);
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => rt.metrics.trackPart(serves, () => inferenceHandler(ev, ctx, info, serves))), { ...opts, accepts: [EventTypes.taskRequested] }));
   } else if (fn === 'merger') {
     app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => mergerHandler(ev, ctx, info)), { ...opts, accepts: [EventTypes.taskCompleted, EventTypes.taskFailed, EventTypes.jobPlanned] }));
     stopRecovery = startRecovery(ctx);

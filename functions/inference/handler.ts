@@ -15,18 +15,16 @@ import { checkResult } from './result.ts';
  * (on the fast path streaming tokens straight to the job's owner), emits task.completed.
  * Errors propagate so the transport retries (UpstreamError, RetryLaterError) or dead-letters them;
  * the dead letter becomes task.failed.
- * `serves`: the model slug this function is deployed for; a task for any other is refused (400).
+ * `serves`: the model slug this function is deployed for (checked to be configured when the
+ * process starts); a task for any other is refused (400).
  * @example bus.consume(Queues.task(slug), (ev, info) => inferenceHandler(ev, ctx, info, slug), …)
  */
-export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, info: DeliveryInfo, serves?: string): Promise<void> {
+export async function inferenceHandler(event: AnyEvent, ctx: FunctionContext, info: DeliveryInfo, serves: string): Promise<void> {
   if (event.type !== EventTypes.taskRequested) throw new BadInputError(`inference takes ${EventTypes.taskRequested}, not ${event.type}`, { param: 'type' });
   const { jobId, part, total, fastPath, context } = event.data;
   // One function, one model: a task for another (or for a model nobody configured) is refused before any work.
-  if (serves !== undefined && (part.model !== serves || (event.model !== undefined && event.model !== serves))) {
+  if (part.model !== serves || (event.model !== undefined && event.model !== serves)) {
     throw new BadInputError(`data.part.model: this inference function answers ${serves} only, not ${part.model}`, { param: 'data.part.model' });
-  }
-  if (!ctx.config.models.some((m) => m.slug === part.model)) {
-    throw new BadInputError(`data.part.model: "${part.model}" is not a configured model`, { param: 'data.part.model' });
   }
   const owner = event.owner ?? ctx.instance;
   const started = await ctx.store.startPart(jobId, part.index);
