@@ -3,7 +3,7 @@ import type { AnyEvent } from '../lib/events/event.ts';
 import { lastUserMessage } from '../lib/chat.ts';
 import { ollamaTag } from '../lib/config/models.ts';
 import type { DeliveryInfo, FunctionContext } from '../lib/context.ts';
-import { BadInputError, RetryLaterError, messageOf } from '../lib/errors.ts';
+import { BadInputError, RetryLaterError, messageOf, publicMessage } from '../lib/errors.ts';
 import { EventTypes, makeEvent } from '../lib/events/index.ts';
 import { DeltaSender, progress } from '../lib/progress.ts';
 import { recentTurns } from '../lib/history.ts';
@@ -24,9 +24,13 @@ export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info:
     throw new BadInputError(`the merger takes ${EventTypes.taskCompleted}, ${EventTypes.taskFailed} or ${EventTypes.jobPlanned}, not ${event.type}`, { param: 'type' });
   const d = event.data;
   const owner = event.owner ?? ctx.instance;
+  // Why a part failed reaches its job record and the client, from whoever gave it up (an
+  // inference process, the dead-letter relay, Knative's dead-letter sink): without the addresses
+  // inside the deployment that a model server's or a store's error may quote.
+  const failure = event.type === EventTypes.taskFailed ? publicMessage(event.data.error) : '';
   const r = await ctx.store.recordPart(
     event.type === EventTypes.taskFailed
-      ? { jobId: d.jobId, index: d.index, status: 'failed', error: event.data.error, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
+      ? { jobId: d.jobId, index: d.index, status: 'failed', error: failure, usage: { promptTokens: 0, completionTokens: 0 }, finishedAt: event.time, attempts: d.attempts }
       : {
           jobId: d.jobId,
           index: d.index,
@@ -45,7 +49,7 @@ export async function mergerHandler(event: AnyEvent, ctx: FunctionContext, info:
       jobId: d.jobId,
       stage: event.type === EventTypes.taskFailed ? 'part.failed' : 'part.completed',
       index: d.index,
-      message: event.type === EventTypes.taskFailed ? `Part ${d.index + 1} failed: ${event.data.error}` : `Part ${d.index + 1} done.`,
+      message: event.type === EventTypes.taskFailed ? `Part ${d.index + 1} failed: ${failure}` : `Part ${d.index + 1} done.`,
     });
   }
   // Parts waiting for this one may start now (a failed dependency too: they go on without it).

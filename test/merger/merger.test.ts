@@ -88,6 +88,20 @@ describe('the merger', () => {
     assert.equal((await store.getJob(jobId))!.answer, 'merged');
   });
 
+  test('a part given up on is recorded, and announced, without the internal addresses its error quotes', async () => {
+    // GIVEN a task.failed whose reason quotes a model server's and a database's address
+    const jobId = await jobWithParts(2);
+    const reason = 'ollama at http://10.0.0.5:11434 refused; the database at postgres://db:5432/aiproc is down';
+    const failed = makeEvent(EventTypes.taskFailed, { jobId, index: 1, model: 'codellama-7b', error: reason, attempts: 3 }, { source: 'test', jobid: jobId, owner: 'owner-1', model: 'codellama-7b' });
+    // WHEN the merger records it
+    await mergerHandler(failed, ctx, info);
+    // THEN the part's error and the progress line say why, with the addresses replaced
+    const expected = 'ollama at <internal address> refused; the database at <internal address> is down';
+    assert.equal((await store.getJob(jobId))!.parts[1]!.error, expected);
+    const line = emitted.find((e) => e.type === EventTypes.jobProgress && e.jobid === jobId && (e.data as { stage: string }).stage === 'part.failed');
+    assert.equal((line!.data as { message: string }).message, `Part 2 failed: ${expected}`);
+  });
+
   test('the same task.completed twice changes nothing', async () => {
     const jobId = await jobWithParts(2);
     const first = done(jobId, 0);
