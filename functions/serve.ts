@@ -133,11 +133,7 @@ async function run(): Promise<void> {
   } else {
     // Besides the feedback queue (signed, through Knative), n8n may post here with its feedback token or webhook signature.
     const senders = createFeedbackAuth({ tokens: settings.AIPROC_FEEDBACK_TOKENS, secrets: settings.AIPROC_WEBHOOK_SECRETS, closed: true });
-    const feedbackSenders = {
-      claims: (h: Headers) => (settings.AIPROC_FEEDBACK_TOKENS.length > 0 && h.has('authorization')) || (settings.AIPROC_WEBHOOK_SECRETS.length > 0 && h.has('webhook-signature')),
-      check: (h: Headers, body: string) => senders.check(h, body),
-    };
-    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, senders: feedbackSenders, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
+    app.route('/', cloudEventsApp((ev, signal) => run(ev, signal, (info) => feedbackHandler(ev, ctx, info)), { ...opts, senders, accepts: [EventTypes.feedbackRated, EventTypes.ruleProposed, EventTypes.performanceReported] }));
   }
   const server = serve({ fetch: app.fetch, hostname: settings.HOST, port: settings.PORT }, (a) => {
     log.info({ port: a.port }, `${fn} listening`);

@@ -24,6 +24,11 @@ export interface FeedbackAuth {
   readonly warning: string | null;
   /** Throws AuthError (401) with the reason, unless the request carries a valid token or signature. */
   check(headers: Headers, rawBody: string): void;
+  /**
+   * Whether the request carries a credential of a kind this accepts (a bearer token with tokens
+   * configured, a webhook signature with secrets): what `check` will then decide.
+   */
+  claims(headers: Headers): boolean;
 }
 
 /** How far a Standard Webhooks timestamp may be from now; fixed by the `standardwebhooks` library. */
@@ -88,6 +93,7 @@ export function createFeedbackAuth(options: FeedbackAuthOptions): FeedbackAuth {
   return {
     open,
     warning,
+    claims: (headers) => (tokens.length > 0 && headers.has('authorization')) || (hooks.length > 0 && headers.has('webhook-signature')),
     check(headers, rawBody) {
       if (open) return;
       if (tokens.length === 0 && hooks.length === 0) {
