@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { loadModelsConfig, type EmbeddedModel } from '../../functions/lib/config/models.ts';
 import { ConfigError } from '../../functions/lib/errors.ts';
 import { downloadModel } from '../../functions/lib/models/download.ts';
 import { NODE, ROOT } from '../support/aiproc-process.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 import { closedPort, startFileServer } from './file-server.ts';
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'aiproc-default-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = tempDirs('aiproc-default-');
 
 const quiet = () => {};
 const defaults = loadModelsConfig(join(ROOT, 'models.json')).embedded!;

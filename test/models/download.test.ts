@@ -1,25 +1,23 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { ConfigError } from '../../functions/lib/errors.ts';
 import { downloadModel, type DownloadSpec } from '../../functions/lib/models/download.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 import { closedPort, startFileServer } from './file-server.ts';
 
 const bytes = randomBytes(256 * 1024 + 17);
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 const quiet = () => {};
 let dir: string;
-const dirs: string[] = [];
+const tempDir = tempDirs('aiproc-dl-');
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'aiproc-dl-'));
-  dirs.push(dir);
+  dir = tempDir();
 });
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const spec = (url: string, extra: Partial<DownloadSpec> = {}): DownloadSpec => ({ name: 'tiny', url, file: 'tiny.gguf', sha256, size: bytes.length, ...extra });
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { loadModelsConfig, type ModelsConfig } from '../../functions/lib/config/models.ts';
 import { loadSettings } from '../../functions/lib/config/settings.ts';
@@ -11,17 +10,11 @@ import { ConfigError } from '../../functions/lib/errors.ts';
 import { resolveModelClient, type ResolveDeps } from '../../functions/lib/models/resolve.ts';
 import type { ModelClient } from '../../functions/lib/models/types.ts';
 import { startScriptedOllama } from '../support/scripted-ollama.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 import { closedPort, startFileServer } from './file-server.ts';
 
 const log = pino({ level: 'silent' });
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function dataDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'aiproc-resolve-'));
-  dirs.push(d);
-  return d;
-}
+const dataDir = tempDirs('aiproc-resolve-');
 
 const fake = (backend: ModelClient['backend'], what: string): ModelClient => ({
   backend,
