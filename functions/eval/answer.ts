@@ -29,6 +29,7 @@ export async function answer(client: OpenAI, config: Configuration, q: Question,
   let content = '';
   let usage = { prompt_tokens: 0, completion_tokens: 0 };
   let jobId: string | undefined;
+  let error: string | undefined;
   try {
     const stream = await client.chat.completions.create(
       {
@@ -52,7 +53,7 @@ export async function answer(client: OpenAI, config: Configuration, q: Question,
       if (chunk.usage) usage = chunk.usage;
     }
   } catch (err) {
-    return { content, wallMs: performance.now() - started, firstTokenMs, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, ...(jobId && { jobId }), error: (err as Error).message };
+    error = (err as Error).message;
   }
-  return { content, wallMs: performance.now() - started, firstTokenMs, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, ...(jobId && { jobId }) };
+  return { content, wallMs: performance.now() - started, firstTokenMs, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, ...(jobId && { jobId }), ...(error !== undefined && { error }) };
 }

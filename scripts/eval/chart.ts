@@ -1,6 +1,7 @@
 import type { EvalRun } from '../../functions/eval/run.ts';
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Text for HTML or SVG: `&`, `<`, `>` and `"` escaped. */
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const clip = (s: string, n: number) => {
   const one = s.replace(/\s+/g, ' ').trim();

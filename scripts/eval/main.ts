@@ -17,7 +17,7 @@ import { ensureTestModel } from '../test-model.ts';
 import { embeddedBackend, remoteBackend, type Backend } from './backend.ts';
 import { largestModel, parseConfiguration } from '../../functions/eval/configs.ts';
 import { DEFAULT_QUESTIONS, loadQuestions, pickQuestions } from '../../functions/eval/questions.ts';
-import { writeReport } from './report.ts';
+import { timeLine, writeReport } from './report.ts';
 import { checkRuleCommand, type RuleTally } from './rule.ts';
 import { runEval, STEPS_PER_QUESTION, type EvalRun } from '../../functions/eval/run.ts';
 
@@ -41,12 +41,6 @@ const HELP = `npm run eval -- [options]
 The last line printed is one JSON object: {"questions", "wins", "ties", "losses", …, "report"}.`;
 
 const SMOKE_TOKENS = 64;
-
-/** What A cost against B in time, over all questions. */
-function timeRatio(run: EvalRun): string {
-  const wall = (side: 'a' | 'b') => run.results.reduce((n, r) => n + r[side].wallMs, 0);
-  return `A took ${(wall('a') / 1000).toFixed(1)} s in all, B ${(wall('b') / 1000).toFixed(1)} s${wall('b') > 0 ? ` (A/B = ${(wall('a') / wall('b')).toFixed(2)})` : ''}`;
-}
 
 function parse(argv: string[]) {
   const { values, positionals } = parseArgs({
@@ -161,7 +155,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       [
         ...run.results.map((r) => `  ${r.verdict === 'win' ? 'A' : r.verdict === 'loss' ? 'B' : '='}  ${r.question.id}  (A ${(r.a.wallMs / 1000).toFixed(1)} s, B ${(r.b.wallMs / 1000).toFixed(1)} s)`),
         `A (${a!.label}) wins ${t.wins}, ties ${t.ties}, B (${b!.label}) wins ${t.losses}, of ${t.questions}${t.invalidVerdicts ? `; ${t.invalidVerdicts} judge replies were no verdict (ties)` : ''}${t.failedAnswers ? `; ${t.failedAnswers} answers failed` : ''}`,
-        timeRatio(run),
+        timeLine(run),
         `report: ${report}`,
         JSON.stringify({ ...t, a: a!.label, b: b!.label, judge, report }),
       ].join('\n') + '\n',

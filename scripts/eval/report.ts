@@ -1,12 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Answer } from '../../functions/eval/answer.ts';
-import { chartSvg } from './chart.ts';
+import { chartSvg, esc } from './chart.ts';
 import type { EvalRun, QuestionResult } from '../../functions/eval/run.ts';
 
 const secs = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const sum = (xs: number[]) => xs.reduce((n, x) => n + x, 0);
 const median = (xs: number[]) => {
   if (xs.length === 0) return null;
@@ -14,6 +13,16 @@ const median = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)]!;
 };
 const VERDICT = { win: 'A wins', tie: 'tie', loss: 'B wins' } as const;
+
+/**
+ * One line for the terminal: A's and B's wall time over all questions, and their ratio.
+ * @example timeLine(run) // 'A took 19.4 s in all, B 4.1 s (A/B = 4.71)'
+ */
+export function timeLine(run: EvalRun): string {
+  const a = totals(run.results.map((r) => r.a)).wall;
+  const b = totals(run.results.map((r) => r.b)).wall;
+  return `A took ${(a / 1000).toFixed(1)} s in all, B ${(b / 1000).toFixed(1)} s${b > 0 ? ` (A/B = ${(a / b).toFixed(2)})` : ''}`;
+}
 
 function totals(answers: Answer[]) {
   return {
@@ -72,7 +81,7 @@ export function reportMarkdown(run: EvalRun): string {
     '',
   ];
   for (const r of run.results) {
-    const text = (a: Answer) => html(a.error ? `(failed: ${a.error})` : a.content);
+    const text = (a: Answer) => esc(a.error ? `(failed: ${a.error})` : a.content);
     lines.push(
       `### ${r.question.id} — ${VERDICT[r.verdict]}`,
       '',
