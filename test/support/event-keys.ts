@@ -3,7 +3,7 @@ import { eventKeysFrom, type EventKeys } from '../../functions/lib/events/index.
 /** Event keys for tests: `current` signs; `previous` is the key before a rotation; `stranger` is nobody's. */
 export const TEST_EVENT_KEY = 'test-event-key-0123456789abcdef0123456789';
 export const PREVIOUS_EVENT_KEY = 'previous-event-key-0123456789abcdef012345';
-export const STRANGER_EVENT_KEY = 'stranger-event-key-0123456789abcdef01234';
+const STRANGER_EVENT_KEY = 'stranger-event-key-0123456789abcdef01234';
 
 const keys = (...list: string[]): EventKeys => eventKeysFrom(list)!;
 

@@ -39,10 +39,10 @@ const MIN_KEY_LENGTH = 32;
  * the start (e.g. `openssl rand -hex 32` makes a good one).
  * @example const keys = eventKeysFrom(settings.AIPROC_EVENT_KEYS)
  */
-export function eventKeysFrom(list: readonly string[], setting = 'AIPROC_EVENT_KEYS'): EventKeys | null {
+export function eventKeysFrom(list: readonly string[]): EventKeys | null {
   if (list.length === 0) return null;
   list.forEach((k, i) => {
-    if (k.length < MIN_KEY_LENGTH) throw new ConfigError(`${setting}: key #${i + 1} is ${k.length} characters; use at least ${MIN_KEY_LENGTH} (openssl rand -hex 32)`);
+    if (k.length < MIN_KEY_LENGTH) throw new ConfigError(`AIPROC_EVENT_KEYS: key #${i + 1} is ${k.length} characters; use at least ${MIN_KEY_LENGTH} (openssl rand -hex 32)`);
   });
   return Object.freeze({ keys: list.map((k) => Buffer.from(k, 'utf8')) });
 }
