@@ -24,7 +24,10 @@ export interface SupabaseProps {
 
 /** The role the image's own init scripts give the POSTGRES_PASSWORD; the migrations run as it. */
 export const DB_ADMIN_USER = 'supabase_admin';
-const DB_PORT = 5432;
+export const DB_PORT = 5432;
+/** PostgREST's port, and the Supabase gateway's container port (nginx in front of it). */
+export const POSTGREST_PORT = 3000;
+export const GATEWAY_PORT = 8080;
 
 /** The migration files, sorted by name (their version prefix), as ConfigMap data. */
 export function readMigrations(dir: string): Record<string, string> {
@@ -66,10 +69,10 @@ echo "migrations done"
 `;
 
 const GATEWAY_CONF = `server {
-  listen 8080;
+  listen ${GATEWAY_PORT};
   client_max_body_size 10m;
   location /rest/v1/ {
-    proxy_pass http://postgrest:3000/;
+    proxy_pass http://postgrest:${POSTGREST_PORT}/;
     proxy_set_header Host $host;
     proxy_read_timeout 300s;
   }
@@ -177,7 +180,7 @@ export class SupabaseStack extends Construct {
               {
                 name: 'postgrest',
                 image: OfficialImages.postgrest,
-                ports: [{ name: 'http', containerPort: 3000 }],
+                ports: [{ name: 'http', containerPort: POSTGREST_PORT }],
                 env: [
                   secretEnv(SecretKeys.postgresPassword, 'PGRST_DB_PASSWORD'),
                   secretEnv(SecretKeys.jwtSecret, 'PGRST_JWT_SECRET'),
@@ -201,7 +204,7 @@ export class SupabaseStack extends Construct {
     });
     new k8s.KubeService(this, 'postgrest-service', {
       metadata: meta('postgrest'),
-      spec: { selector: restLabels, ports: [{ name: 'http', port: 3000, targetPort: k8s.IntOrString.fromNumber(3000) }] },
+      spec: { selector: restLabels, ports: [{ name: 'http', port: POSTGREST_PORT, targetPort: k8s.IntOrString.fromNumber(POSTGREST_PORT) }] },
     });
 
     const gwLabels = labelsOf('supabase-gateway');
@@ -218,9 +221,9 @@ export class SupabaseStack extends Construct {
               {
                 name: 'nginx',
                 image: OfficialImages.gateway,
-                ports: [{ name: 'http', containerPort: 8080 }],
+                ports: [{ name: 'http', containerPort: GATEWAY_PORT }],
                 volumeMounts: [{ name: 'conf', mountPath: '/etc/nginx/conf.d/default.conf', subPath: 'default.conf', readOnly: true }],
-                readinessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(8080) }, periodSeconds: 5 },
+                readinessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(GATEWAY_PORT) }, periodSeconds: 5 },
                 resources: resources('20m', '32Mi', '500m', '128Mi'),
               },
             ],
@@ -231,7 +234,7 @@ export class SupabaseStack extends Construct {
     });
     new k8s.KubeService(this, 'gateway-service', {
       metadata: meta('supabase-gateway'),
-      spec: { selector: gwLabels, ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(8080) }] },
+      spec: { selector: gwLabels, ports: [{ name: 'http', port: 80, targetPort: k8s.IntOrString.fromNumber(GATEWAY_PORT) }] },
     });
 
     this.endpoints = { supabaseUrl: `http://supabase-gateway.${ns}.svc.cluster.local`, postgresHost: `supabase-db.${ns}.svc.cluster.local` };

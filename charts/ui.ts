@@ -13,9 +13,12 @@ import { FUNCTION_PORT, OLLAMA_PORT, type FunctionsChart } from './functions.ts'
 import { PROMETHEUS_PORT } from './monitoring.ts';
 import { RABBITMQ_CLUSTER, STORAGE_CLASS, type PlatformChart } from './platform.ts';
 import { NetworkPolicies } from './network.ts';
+import { DB_PORT, GATEWAY_PORT, POSTGREST_PORT } from './supabase.ts';
 
 export const N8N_PORT = 5678;
 export const OPENWEBUI_PORT = 3000;
+/** The port OpenWebUI's container listens on (its Service maps OPENWEBUI_PORT to it). */
+const OPENWEBUI_CONTAINER_PORT = 8080;
 export const N8N_WORKFLOWS_CONFIGMAP = 'n8n-workflows';
 
 /** The workflow files in `n8n/` at synth time, by file name. */
@@ -53,7 +56,7 @@ export class UiChart extends Chart {
       namespace: ns,
       rabbitmqName: RABBITMQ_CLUSTER,
       // Each is the container port of the pods it guards (the chart tests check they agree).
-      ports: { function: FUNCTION_PORT, ollama: OLLAMA_PORT, n8n: N8N_PORT, openwebui: 8080, postgres: 5432, postgrest: 3000, gateway: 8080, prometheus: PROMETHEUS_PORT },
+      ports: { function: FUNCTION_PORT, ollama: OLLAMA_PORT, n8n: N8N_PORT, openwebui: OPENWEBUI_CONTAINER_PORT, postgres: DB_PORT, postgrest: POSTGREST_PORT, gateway: GATEWAY_PORT, prometheus: PROMETHEUS_PORT },
     });
     const pvc = (name: string, size: string) =>
       new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, {
@@ -152,7 +155,7 @@ export class UiChart extends Chart {
               {
                 name: 'openwebui',
                 image: OfficialImages.openwebui,
-                ports: [{ name: 'http', containerPort: 8080 }],
+                ports: [{ name: 'http', containerPort: OPENWEBUI_CONTAINER_PORT }],
                 env: [
                   // The connection to the splitter, custom headers included (message id, task).
                   ...plainEnv(openWebUIEnv(`http://${host('splitter')}/v1`)),
@@ -161,7 +164,7 @@ export class UiChart extends Chart {
                   secretEnv(SecretKeys.webuiSecretKey),
                 ],
                 volumeMounts: [{ name: 'data', mountPath: '/app/backend/data' }],
-                readinessProbe: { httpGet: { path: '/health', port: k8s.IntOrString.fromNumber(8080) }, periodSeconds: 10, failureThreshold: 30 },
+                readinessProbe: { httpGet: { path: '/health', port: k8s.IntOrString.fromNumber(OPENWEBUI_CONTAINER_PORT) }, periodSeconds: 10, failureThreshold: 30 },
                 resources: resources('100m', '512Mi', '2', '4Gi'),
               },
             ],
@@ -172,7 +175,7 @@ export class UiChart extends Chart {
     });
     new k8s.KubeService(this, 'openwebui-service', {
       metadata: { name: 'openwebui', namespace: ns, labels: webLabels },
-      spec: { type: serviceType, selector: webLabels, ports: [{ name: 'http', port: OPENWEBUI_PORT, targetPort: k8s.IntOrString.fromNumber(8080) }] },
+      spec: { type: serviceType, selector: webLabels, ports: [{ name: 'http', port: OPENWEBUI_PORT, targetPort: k8s.IntOrString.fromNumber(OPENWEBUI_CONTAINER_PORT) }] },
     });
   }
 }
